@@ -51,3 +51,18 @@ class CancelToken:
     def raise_if_cancelled(self) -> None:
         if self._event.is_set():
             raise Cancelled()
+
+
+@dataclass(frozen=True)
+class MeshSnapshot:
+    """The current zero level set during training, in scan coordinates.
+
+    Produced in the worker (marching cubes runs there); plain NumPy arrays cross the
+    thread boundary. ``samples`` optionally holds level-set samples (scan coords).
+    """
+
+    vertices: Any  # (V, 3) float64
+    faces: Any  # (F, 3) int64
+    step: int
+    elapsed: float
+    samples: Any = None
