@@ -58,10 +58,10 @@ def _per_sample(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return v.reshape(-1, *([1] * (like.dim() - 1)))
 
 
-def _value_and_grad(fn: LevelFunction, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _value_and_grad(fn, x: torch.Tensor, idx: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
-        f = fn(x)
+        f = fn(x) if idx is None else fn(x, idx)
         if f.dim() != 1 or f.shape[0] != x.shape[0]:
             raise ValueError(f"level function must return shape ({x.shape[0]},), got {tuple(f.shape)}")
         (g,) = torch.autograd.grad(f.sum(), x)
@@ -88,6 +88,7 @@ def project_to_level_set(
     max_step: float | None = None,
     bounds: tuple[float, float] | None = None,
     clamp: bool = False,
+    indexed: bool = False,
 ) -> Projection:
     """Move ``points`` onto the level set {F = level} by batched Newton steps.
 
@@ -95,7 +96,9 @@ def project_to_level_set(
     mostly converged costs little. ``bounds`` is the domain box: with ``clamp`` points
     are clipped into it (image inputs in [0, 1]); without, points that leave it stop
     and count as not converged. ``max_step`` caps the length of one step (helps where
-    ||grad F|| is tiny far from the data).
+    ||grad F|| is tiny far from the data). With ``indexed`` the function is called as
+    ``fn(x_subset, rows)`` with the original row indices of the subset, for functions
+    that differ per row (a classifier's margin for each row's own label).
     """
     x = points.detach().clone()
     n = x.shape[0]
@@ -111,9 +114,10 @@ def project_to_level_set(
         xa = x[active]
         if it == max_iters:  # final residuals only
             with torch.no_grad():
-                residual[active] = fn(xa).detach() - lvl[active]
+                fa = fn(xa, active) if indexed else fn(xa)
+                residual[active] = fa.detach() - lvl[active]
             break
-        f, g = _value_and_grad(fn, xa)
+        f, g = _value_and_grad(fn, xa, active if indexed else None)
         f = f - lvl[active]
         residual[active] = f
         moving = f.abs() > tol

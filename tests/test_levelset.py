@@ -83,3 +83,17 @@ def test_sample_network_is_identity_and_moves_along_normal():
     fd = ((p_of(t) * w).sum() - (p_of(-t) * w).sum()) / (2 * t)
     assert torch.allclose(analytic, fd, rtol=1e-2, atol=1e-4), (analytic, fd)
     assert torch.isfinite(plus)
+
+
+def test_indexed_projection_onto_decision_boundary():
+    """Per-row level functions: a linear 3-class classifier's margin for each row's label."""
+    from core.robust.margin import decision_margin, margin_function_indexed
+
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(2, 3)
+    x = torch.randn(64, 2)
+    y = lin(x).argmax(1)
+    res = project_to_level_set(margin_function_indexed(lin, y), x, indexed=True, max_iters=20, tol=1e-5)
+    assert res.stats.fraction > 0.95
+    m = decision_margin(lin(res.kept()), y[res.converged])
+    assert m.abs().max() < 1e-4
