@@ -17,6 +17,7 @@ from core.errors import Cancelled, LevelSetError
 COMMAND_MODULES = (
     "core.cli.scan_commands",
     "core.cli.recon_commands",
+    "core.cli.evaluate_command",
     "core.cli.robust_commands",
     "core.cli.gui_command",
 )
