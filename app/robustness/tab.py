@@ -1,0 +1,810 @@
+"""The Robustness tab: train classifiers, watch their decision boundaries move, attack
+single inputs and compare models.
+
+Left: dataset / model / training settings built from the engine's parameter
+descriptions (the same as the CLI's flags), the seed, Train / Stop / Reset, progress
+and live curves, the attack and its epsilon. Right: the decision-region map (2D
+data) or the image gallery with the adversarial view (digits, MNIST), the analysis
+figures (cross-section, loss surface, curvature, accuracy against epsilon) and
+Compare. All computation happens in ``core`` through ``app.robustness.lab``, in
+worker threads (``app.robustness.workers``); widgets are touched only here.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.robustness.compare import CompareView
+from app.robustness.lab import (
+    ATTACK_NAMES,
+    EpsCurve,
+    ImageAttack,
+    Lab,
+    LabSettings,
+    PointAnalysis,
+    PointAttack,
+    RegionSnapshot,
+)
+from app.robustness.widgets.images import AdversarialView, Gallery
+from app.robustness.widgets.plots import CrossSectionPlot, CurvaturePlot, EpsCurvePlot, TrainingCurves
+from app.robustness.widgets.region_map import AttackPath, RegionMap
+from app.robustness.workers import JobRunner, single_result
+from app.widgets.params_panel import ParamsPanel
+from core.errors import LevelSetError
+from core.events import Finished, Progress
+from core.params import config_to_dict
+from core.robust.data import DatasetConfig
+from core.robust.models import ModelConfig
+from core.robust.training import TrainConfig
+
+GALLERY_SIZE = 60
+EPS_STEPS = 100  # slider positions
+EPS_MAX = 0.5
+PGD_COLOR = QColor("#d62728")
+DEEPFOOL_COLOR = QColor("#111111")
+
+
+class RobustnessTab(QWidget):
+    """The Robustness tab (a plain QWidget the main window puts in its tab bar)."""
+
+    statusMessage = Signal(str)
+    trainingFinished = Signal()  # after a training run ended (finished, stopped or failed)
+    idle = Signal()  # no background job left running
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.lab = Lab()
+        self.selection: tuple[str, int] | None = None  # ("train"|"test", index)
+        self.last_point_attack: PointAttack | None = None
+        self.last_image_attack: ImageAttack | None = None
+        self.last_analysis: PointAnalysis | None = None
+        self._shutting_down = False
+        self._error_dialogs: list[str] = []  # messages shown (tests read them)
+        self.runners: dict[str, JobRunner] = {}
+        for name in ("train", "attack", "overlay", "analysis", "curve", "compare", "gallery"):
+            r = JobRunner(name, self)
+            r.failed.connect(lambda msg, n=name: self._job_failed(n, msg))
+            r.done.connect(self._check_idle)
+            self.runners[name] = r
+        self.runners["train"].event.connect(self._on_train_event)
+        self.runners["train"].done.connect(self._on_train_done)
+        self.runners["attack"].event.connect(self._on_attack_event)
+        self.runners["overlay"].event.connect(self._on_overlay_event)
+        self.runners["analysis"].event.connect(self._on_analysis_event)
+        self.runners["curve"].event.connect(self._on_curve_event)
+        self.runners["compare"].event.connect(self._on_compare_event)
+        self.runners["gallery"].event.connect(self._on_gallery_event)
+
+        self._build_ui()
+        self._attack_timer = QTimer(self)
+        self._attack_timer.setSingleShot(True)
+        self._attack_timer.setInterval(150)
+        self._attack_timer.timeout.connect(self._attack_selection)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+        self._settings_changed()
+
+    # ================================================================== UI
+    def _build_ui(self) -> None:
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(4, 4, 4, 4)
+
+        self.dataset_panel = ParamsPanel(DatasetConfig, exclude=("seed",))
+        self.model_panel = ParamsPanel(ModelConfig)
+        self.train_panel = ParamsPanel(TrainConfig, exclude=("seed",))
+        for title, panel in (("Dataset", self.dataset_panel), ("Model", self.model_panel), ("Training", self.train_panel)):
+            box = QGroupBox(title)
+            bl = QVBoxLayout(box)
+            bl.setContentsMargins(6, 6, 6, 6)
+            bl.addWidget(panel)
+            if panel is self.model_panel:
+                self.load_model_button = QPushButton("Load exported model…")
+                self.load_model_button.setToolTip(
+                    "Use your own classifier (torch.export .pt2, or TorchScript .pt) on the chosen dataset.\n"
+                    "Both formats run code from the file: only load models you trust."
+                )
+                self.load_model_button.clicked.connect(self._ask_user_model)
+                self.model_source_label = QLabel("")
+                self.model_source_label.setWordWrap(True)
+                bl.addWidget(self.load_model_button)
+                bl.addWidget(self.model_source_label)
+            lv.addWidget(box)
+            panel.changed.connect(self._settings_changed)
+
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(QLabel("Seed"))
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setToolTip("One seed for the data split, the initial weights, the training order and the attacks")
+        self.seed_spin.valueChanged.connect(self._settings_changed)
+        seed_row.addWidget(self.seed_spin, 1)
+        lv.addLayout(seed_row)
+
+        buttons = QHBoxLayout()
+        self.train_button = QPushButton("Train")
+        self.train_button.setToolTip("Train the model (again: continue training)")
+        self.stop_button = QPushButton("Stop")
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setToolTip("Forget the model and start from fresh weights")
+        self.train_button.clicked.connect(self.start_training)
+        self.stop_button.clicked.connect(self.stop_training)
+        self.reset_button.clicked.connect(self.reset)
+        for b in (self.train_button, self.stop_button, self.reset_button):
+            buttons.addWidget(b)
+        lv.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        lv.addWidget(self.progress)
+        self.metrics_label = QLabel("not trained")
+        self.metrics_label.setWordWrap(True)
+        lv.addWidget(self.metrics_label)
+        self.curves = TrainingCurves()
+        self.curves.setMinimumHeight(230)
+        lv.addWidget(self.curves)
+
+        attack_box = QGroupBox("Attack")
+        af = QFormLayout(attack_box)
+        self.attack_combo = QComboBox()
+        for a in ATTACK_NAMES:
+            self.attack_combo.addItem(a)
+        self.attack_combo.setToolTip("Attack used in the image view and for the accuracy-vs-eps curve")
+        self.eps_slider = QSlider(Qt.Orientation.Horizontal)
+        self.eps_slider.setRange(0, EPS_STEPS)
+        self.eps_slider.setValue(10)
+        self.eps_label = QLabel()
+        self.eps_slider.setToolTip("L-inf radius of the attack, in input units (inputs live in [0, 1])")
+        af.addRow("Attack", self.attack_combo)
+        af.addRow(self.eps_label, self.eps_slider)
+        self.attack_combo.currentIndexChanged.connect(self._attack_settings_changed)
+        self.eps_slider.valueChanged.connect(self._attack_settings_changed)
+        lv.addWidget(attack_box)
+
+        lab_row = QHBoxLayout()
+        self.save_button = QPushButton("Save lab…")
+        self.load_button = QPushButton("Load lab…")
+        self.save_button.setToolTip("Save the settings and seed (JSON) and the weights (checkpoint next to it)")
+        self.save_button.clicked.connect(self._ask_save)
+        self.load_button.clicked.connect(self._ask_load)
+        lab_row.addWidget(self.save_button)
+        lab_row.addWidget(self.load_button)
+        lv.addLayout(lab_row)
+        lv.addStretch(1)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(left)
+        scroll.setMinimumWidth(330)
+
+        # ---- right: views
+        self.views = QTabWidget()
+        # 2D map page
+        self.map = RegionMap()
+        self.map.pointClicked.connect(self.select_point)
+        map_page = QWidget()
+        mv = QVBoxLayout(map_page)
+        ov = QHBoxLayout()
+        self.overlay_checks: dict[str, QCheckBox] = {}
+        for key, text, on in (("train", "training points", True), ("test", "test points", True),
+                              ("boundary", "boundary samples", True), ("eps", "eps-balls", False),
+                              ("regions", "linear regions", False)):
+            cb = QCheckBox(text)
+            cb.setChecked(on)
+            cb.toggled.connect(self._overlays_changed)
+            ov.addWidget(cb)
+            self.overlay_checks[key] = cb
+        ov.addStretch(1)
+        self.map_png = QPushButton("PNG…")
+        self.map_csv = QPushButton("CSV…")
+        self.map_png.clicked.connect(lambda: self._ask_export(self.export_map_png, "decision_regions.png", "PNG image (*.png)"))
+        self.map_csv.clicked.connect(lambda: self._ask_export(self.export_map_csv, "decision_regions.csv", "CSV (*.csv)"))
+        ov.addWidget(self.map_png)
+        ov.addWidget(self.map_csv)
+        mv.addLayout(ov)
+        mv.addWidget(self.map, 1)
+        self.map_info = QLabel("Click a point to attack it with PGD (red) and DeepFool (black).")
+        mv.addWidget(self.map_info)
+        # image page
+        image_page = QSplitter(Qt.Orientation.Horizontal)
+        self.gallery = Gallery()
+        self.gallery.imageSelected.connect(lambda i: self.select_point("test", i))
+        self.adv_view = AdversarialView()
+        image_page.addWidget(self.gallery)
+        image_page.addWidget(self.adv_view)
+        image_page.setSizes([380, 520])
+        self.data_stack = QStackedWidget()
+        self.data_stack.addWidget(map_page)
+        self.data_stack.addWidget(image_page)
+        self.views.addTab(self.data_stack, "Decision regions")
+
+        # analysis page
+        analysis_page = QWidget()
+        ag = QGridLayout(analysis_page)
+        self.section_plot = CrossSectionPlot()
+        self.curvature_plot = CurvaturePlot()
+        self.eps_plot = EpsCurvePlot()
+        self.curve_button = QPushButton("Compute accuracy vs eps")
+        self.curve_button.clicked.connect(self.compute_eps_curve)
+        self.analysis_info = QLabel("Select an input (click a point or an image) to analyze it.")
+        self.analysis_info.setWordWrap(True)
+        ag.addWidget(self.analysis_info, 0, 0, 1, 2)
+        ag.addWidget(self.section_plot, 1, 0, 1, 2)
+        ag.addWidget(self.curvature_plot, 2, 0)
+        eps_box = QWidget()
+        eb = QVBoxLayout(eps_box)
+        eb.setContentsMargins(0, 0, 0, 0)
+        eb.addWidget(self.eps_plot, 1)
+        eb.addWidget(self.curve_button)
+        ag.addWidget(eps_box, 2, 1)
+        self.views.addTab(analysis_page, "Analysis")
+
+        self.compare = CompareView()
+        self.compare.setSlotRequested.connect(self.set_compare_slot)
+        self.compare.loadSlotRequested.connect(self._ask_compare_load)
+        self.compare.compareRequested.connect(self.run_compare)
+        self.views.addTab(self.compare, "Compare")
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(scroll)
+        split.addWidget(self.views)
+        split.setStretchFactor(1, 1)
+        split.setSizes([340, 900])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(split)
+        self._update_eps_label()
+        self._update_buttons()
+
+    # ============================================================== settings
+    @property
+    def eps(self) -> float:
+        return EPS_MAX * self.eps_slider.value() / EPS_STEPS
+
+    def set_eps(self, eps: float) -> None:
+        self.eps_slider.setValue(int(round(eps / EPS_MAX * EPS_STEPS)))
+
+    def _update_eps_label(self) -> None:
+        self.eps_label.setText(f"eps {self.eps:.3f}")
+
+    def _read_settings(self) -> LabSettings:
+        return LabSettings(
+            dataset=self.dataset_panel.config(seed=self.seed_spin.value()),
+            model=self.model_panel.config(),
+            train=self.train_panel.config(),
+            seed=self.seed_spin.value(),
+        )
+
+    def _show_settings(self, settings: LabSettings) -> None:
+        for panel in (self.dataset_panel, self.model_panel, self.train_panel, self.seed_spin):
+            panel.blockSignals(True)
+        try:
+            self.dataset_panel.set_config(settings.dataset)
+            self.model_panel.set_config(settings.model)
+            self.train_panel.set_config(settings.train)
+            self.seed_spin.setValue(settings.seed)
+        finally:
+            for panel in (self.dataset_panel, self.model_panel, self.train_panel, self.seed_spin):
+                panel.blockSignals(False)
+
+    def _settings_changed(self) -> None:
+        """Any parameter change resets cleanly: stop, drop the model, show the new data."""
+        self._stop_all()
+        try:
+            settings = self._read_settings()
+        except LevelSetError as exc:
+            self._set_info(f"⚠ {exc}")
+            return
+        self.lab.settings = settings
+        self.lab.reset()
+        self._refresh_data_view()
+
+    def _refresh_data_view(self) -> None:
+        """Show the dataset of the current settings with no model."""
+        self.selection = None
+        self.last_point_attack = self.last_image_attack = self.last_analysis = None
+        self.curves.reset()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.metrics_label.setText("not trained")
+        self.map.clear()
+        self.gallery.clear()
+        self.adv_view.clear()
+        self.section_plot.data = None
+        self.section_plot._draw()
+        self.curvature_plot.clear_profiles()
+        self.eps_plot.clear_curves()
+        self.model_source_label.setText("")
+        try:
+            ds = self.lab.load_data()
+        except LevelSetError as exc:
+            self._set_info(f"⚠ {exc}")
+            self._update_buttons()
+            return
+        if ds.is_2d:
+            self.data_stack.setCurrentIndex(0)
+            self.views.setTabText(0, "Decision regions")
+            from app.robustness.lab import TOY_EXTENT
+
+            self.map.set_data(ds.x_train.numpy(), ds.y_train.numpy(), ds.x_test.numpy(), ds.y_test.numpy(), TOY_EXTENT)
+            self.map.set_eps(self.eps, "linf")
+            self._overlays_changed()
+        else:
+            self.data_stack.setCurrentIndex(1)
+            self.views.setTabText(0, "Images")
+            n = min(GALLERY_SIZE, len(ds.y_test))
+            self.gallery.set_images(ds.x_test[:n].numpy(), ds.y_test[:n].numpy(), None, ds.class_names)
+        self._set_info(ds.summary() if hasattr(ds, "summary") else ds.name)
+        self._update_buttons()
+
+    def _set_info(self, text: str) -> None:
+        self.map_info.setText(text)
+        self.statusMessage.emit(text)
+
+    def _update_buttons(self) -> None:
+        training = self.runners["train"].running
+        self.train_button.setEnabled(not training and self.lab.trainable)
+        self.train_button.setText("Continue" if self.lab.trainer is not None and not training else "Train")
+        self.stop_button.setEnabled(training)
+        for w in (self.dataset_panel, self.model_panel, self.train_panel, self.seed_spin, self.load_model_button, self.load_button):
+            w.setEnabled(not training)
+
+    # ============================================================== training
+    def start_training(self) -> None:
+        """Train (or continue) in the background; the map redraws as the model changes."""
+        if self.runners["train"].running:
+            return
+        if self.lab.model_source:
+            self._error("A loaded user model cannot be trained here; press Reset to build a new model.")
+            return
+        try:
+            self.lab.settings = self._read_settings()
+            self.lab.load_data()
+        except LevelSetError as exc:
+            self._error(str(exc))
+            return
+        self.runners["train"].start(lambda tok: self.lab.train_job(tok))
+        self.metrics_label.setText("training…")
+        self._update_buttons()
+
+    def stop_training(self) -> None:
+        self.runners["train"].cancel()
+
+    def reset(self) -> None:
+        self._stop_all()
+        self.lab.reset()
+        self._refresh_data_view()
+
+    def _on_train_event(self, ev: Any) -> None:
+        if isinstance(ev, RegionSnapshot):
+            self.map.set_region(ev.probs, ev.extent)
+        elif isinstance(ev, Progress):
+            if ev.total:
+                self.progress.setRange(0, int(ev.total))
+                self.progress.setValue(int(ev.step))
+            if ev.metrics:
+                text = ", ".join(f"{k.replace('_', ' ')} {v:.3f}" for k, v in ev.metrics.items())
+                rem = f"  ~{ev.remaining:.0f} s left" if ev.remaining else ""
+                self.metrics_label.setText(f"{ev.message or 'step ' + str(ev.step)}: {text}{rem}")
+                if any(k in ev.metrics for k in ("test_acc", "test_accuracy", "test_loss")):
+                    epoch = ev.metrics.get("epoch", ev.step)
+                    self.curves.add(epoch, {k: v for k, v in ev.metrics.items() if k != "epoch"})
+                    self.lab.history.append({"step": float(epoch), **{k: float(v) for k, v in ev.metrics.items()}})
+        elif isinstance(ev, Finished):
+            self.progress.setValue(self.progress.maximum())
+            self.metrics_label.setText(self.metrics_label.text().replace("training…", "") + f"  (done in {ev.elapsed:.1f} s)")
+
+    def _on_train_done(self) -> None:
+        self._update_buttons()
+        if self._shutting_down:
+            return
+        if self.lab.model is not None:
+            self._model_changed()
+        self.trainingFinished.emit()
+
+    def _model_changed(self) -> None:
+        """After training or loading: refresh everything that shows the model."""
+        ds = self.lab.dataset
+        if ds is None or self.lab.model is None:
+            return
+        self.model_source_label.setText(f"user model: {Path(self.lab.model_source).name}" if self.lab.model_source else "")
+        model = self.lab.snapshot_model()
+        if ds.is_2d:
+            self.runners["overlay"].start(single_result(lambda tok: self._overlay_job(model, tok)))
+        else:
+            n = min(GALLERY_SIZE, len(ds.y_test))
+            self.runners["gallery"].start(single_result(lambda tok: self.lab.predictions(model, n)))
+        if self.selection is not None:
+            self._attack_selection()
+        self.compute_eps_curve()
+
+    # ============================================================== 2D overlays
+    def _overlay_job(self, model: Any, tok) -> dict:
+        out: dict[str, Any] = {"region": self.lab.region_snapshot(model, -1, 0.0)}
+        out["boundary"] = self.lab.boundary_samples(model, self.eps if self.eps > 0 else 0.05)
+        tok.raise_if_cancelled()
+        out["patterns"] = self.lab.activation_patterns(model)
+        return out
+
+    def _on_overlay_event(self, ev: Any) -> None:
+        if isinstance(ev, Finished):
+            r = ev.result
+            self.map.set_region(r["region"].probs, r["region"].extent)
+            self.map.set_boundary(r["boundary"])
+            self.map.set_patterns(r["patterns"])
+            self.overlay_checks["regions"].setEnabled(r["patterns"] is not None)
+            self.overlay_checks["regions"].setToolTip(
+                "Linear regions of the ReLU network, coloured by activation pattern" if r["patterns"] is not None
+                else "Only for ReLU networks")
+
+    def _overlays_changed(self) -> None:
+        c = self.overlay_checks
+        self.map.show_train = c["train"].isChecked()
+        self.map.show_test = c["test"].isChecked()
+        self.map.show_boundary = c["boundary"].isChecked()
+        self.map.show_eps_balls = c["eps"].isChecked()
+        self.map.show_linear_regions = c["regions"].isChecked()
+        self.map.update()
+
+    # ============================================================== attacks
+    def _attack_settings_changed(self) -> None:
+        self._update_eps_label()
+        self.map.set_eps(self.eps, "linf")
+        if self.selection is not None and self.lab.model is not None:
+            self._attack_timer.start()
+
+    def select_point(self, set_name: str, index: int) -> None:
+        """Attack one input (a 2D point or a test image) and analyze it."""
+        self.selection = (set_name, int(index))
+        if self.lab.model is None:
+            self._set_info("Train a model (or load one) first.")
+            return
+        self._attack_selection()
+        self._analyze_selection()
+
+    def _attack_selection(self) -> None:
+        if self.selection is None or self.lab.model is None or self.lab.dataset is None:
+            return
+        set_name, index = self.selection
+        model = self.lab.snapshot_model()
+        eps = self.eps
+        if self.lab.dataset.is_2d:
+            self.runners["attack"].start(single_result(lambda tok: self.lab.attack_point(model, set_name, index, eps)))
+        else:
+            attack = self.attack_combo.currentText()
+            self.runners["attack"].start(single_result(lambda tok: self.lab.attack_image(model, index, attack, eps)))
+
+    def _on_attack_event(self, ev: Any) -> None:
+        if not isinstance(ev, Finished):
+            return
+        r = ev.result
+        ds = self.lab.dataset
+        if isinstance(r, PointAttack):
+            self.last_point_attack = r
+            names = ds.class_names if ds is not None else [str(k) for k in range(10)]
+            pgd_txt = f"PGD (eps {r.eps:.3f}, L-inf): {'fooled → ' + str(names[r.pgd_pred]) if r.pgd_fooled else 'not fooled'}"
+            df_txt = f"DeepFool: minimal ||r||₂ = {r.deepfool_norm:.4f}" + ("" if r.deepfool_fooled else " (not fooled)")
+            self.map.set_paths((r.set_name, r.index), [
+                AttackPath("pgd", r.pgd_path, PGD_COLOR, r.pgd_fooled, pgd_txt),
+                AttackPath("deepfool", r.deepfool_path, DEEPFOOL_COLOR, r.deepfool_fooled, df_txt),
+            ], note=f"{r.set_name} point #{r.index}, label {names[r.label]}, predicted {names[r.clean_pred]}")
+            self._set_info(f"{pgd_txt};  {df_txt}")
+        elif isinstance(r, ImageAttack):
+            self.last_image_attack = r
+            self.adv_view.set_result(r.x, r.x_adv, r.p_before, r.p_after, ds.class_names, r.label, r.attack, r.eps,
+                                     norm_text=f", ||δ||₂ {r.l2:.3f}")
+
+    # ============================================================== analysis
+    def _selected_input(self):
+        ds = self.lab.dataset
+        if ds is None:
+            return None
+        if self.selection is None:
+            if len(ds.y_test) == 0:
+                return None
+            return ds.x_test[0], int(ds.y_test[0]), "test #0"
+        set_name, idx = self.selection
+        xs, ys = (ds.x_train, ds.y_train) if set_name == "train" else (ds.x_test, ds.y_test)
+        return xs[idx], int(ys[idx]), f"{set_name} #{idx}"
+
+    def _analyze_selection(self) -> None:
+        sel = self._selected_input()
+        if sel is None or self.lab.model is None:
+            return
+        x, y, name = sel
+        model = self.lab.snapshot_model()
+        eps = self.eps
+        self.analysis_info.setText(f"Analyzing {name}…")
+        self.runners["analysis"].start(single_result(lambda tok: self.lab.analyze_point(model, "current", x, y, eps, cancel=tok)))
+
+    def _on_analysis_event(self, ev: Any) -> None:
+        if not isinstance(ev, Finished):
+            return
+        r: PointAnalysis = ev.result
+        self.last_analysis = r
+        self.section_plot.set_section(r.a, r.b, r.classes, r.loss, r.num_classes, r.label)
+        self.curvature_plot.clear_profiles()
+        self.curvature_plot.set_profile(r.model_name, r.eigenvalues)
+        self.analysis_info.setText(
+            "Cross-section through the selected input along its adversarial direction (x) and a random orthogonal "
+            f"direction (y); the loss of its label over the same plane; the top {len(r.eigenvalues)} eigenvalues of the "
+            "input Hessian of the loss.")
+
+    def compute_eps_curve(self) -> None:
+        """Robust accuracy against eps for the current model, in the background."""
+        if self.lab.model is None:
+            return
+        model = self.lab.snapshot_model()
+        attack = self.attack_combo.currentText()
+        if attack == "deepfool":
+            attack = "pgd"  # DeepFool has no eps: the curve uses PGD
+        self.curve_button.setEnabled(False)
+        self.runners["curve"].start(single_result(lambda tok: self.lab.eps_curve(model, "current", attack, cancel=tok)))
+
+    def _on_curve_event(self, ev: Any) -> None:
+        if isinstance(ev, Finished):
+            c: EpsCurve = ev.result
+            self.eps_plot.clear_curves()
+            self.eps_plot.set_curve(f"{c.model_name} ({c.attack})", c.eps, c.accuracy, xlabel="eps (L-inf)")
+            self.curve_button.setEnabled(True)
+
+    # ============================================================== gallery
+    def _on_gallery_event(self, ev: Any) -> None:
+        if isinstance(ev, Finished):
+            images, labels, preds = ev.result
+            ds = self.lab.dataset
+            sel = self.gallery.currentRow()
+            self.gallery.set_images(images, labels, preds, ds.class_names)
+            if sel >= 0:
+                self.gallery.blockSignals(True)
+                self.gallery.setCurrentRow(sel)
+                self.gallery.blockSignals(False)
+
+    # ============================================================== compare
+    def _model_name(self) -> str:
+        s = self.lab.settings
+        if self.lab.model_source:
+            return Path(self.lab.model_source).name
+        method = getattr(s.train, "method", "")
+        return f"{method} {s.model.arch} ({self.lab.dataset.name if self.lab.dataset else s.dataset.name}, {len(self.lab.history)} epochs)"
+
+    def set_compare_slot(self, slot: str) -> None:
+        if self.lab.model is None:
+            self._error("Train or load a model first, then put it in slot " + slot + ".")
+            return
+        self.compare.set_slot(slot, self._model_name(), self.lab.snapshot_model())
+
+    def _ask_compare_load(self, slot: str) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, f"Load model for {slot}", "", "Lab or checkpoint (*.json *.ckpt *.pt)")
+        if path:
+            self.load_compare_slot(slot, path)
+
+    def load_compare_slot(self, slot: str, path: str | Path) -> None:
+        """Put a saved lab's (or checkpoint's) model into a compare slot; the dataset must match."""
+        try:
+            other = Lab()
+            if str(path).endswith(".json"):
+                other.load(path)
+                model = other.model
+            else:
+                from core.robust import checkpoint
+
+                model = checkpoint.load_classifier(path).model
+            if model is None:
+                raise LevelSetError("the lab file holds no trained model", path)
+        except LevelSetError as exc:
+            self._error(str(exc))
+            return
+        self.compare.set_slot(slot, Path(path).name, model)
+
+    def run_compare(self) -> None:
+        if not self.compare.ready():
+            self._error("Put a model in both A and B first.")
+            return
+        sel = self._selected_input()
+        if sel is None:
+            self._error("No dataset loaded.")
+            return
+        x, y, name = sel
+        eps = self.eps
+        slots = {s: self.compare.model(s) for s in ("A", "B")}
+        attack = "pgd" if self.attack_combo.currentText() == "deepfool" else self.attack_combo.currentText()
+        self.compare.clear_results()
+        self.compare.status.setText(f"Comparing at {name}…")
+
+        def job(tok):
+            for slot, (mname, model) in slots.items():
+                tok.raise_if_cancelled()
+                a = self.lab.analyze_point(model, f"{slot}: {mname}", x, y, eps, cancel=tok)
+                yield ("analysis", slot, a)
+                tok.raise_if_cancelled()
+                c = self.lab.eps_curve(model, f"{slot}: {mname}", attack, cancel=tok)
+                yield ("curve", slot, c)
+
+        self.runners["compare"].start(job)
+
+    def _on_compare_event(self, ev: Any) -> None:
+        kind, slot, r = ev
+        if kind == "analysis":
+            self.compare.sections[slot].set_section(r.a, r.b, r.classes, r.loss, r.num_classes, r.label)
+            self.compare.curvature.set_profile(r.model_name, r.eigenvalues)
+        else:
+            self.compare.eps_curve.set_curve(r.model_name, r.eps, r.accuracy, xlabel="eps (L-inf)")
+            if slot == "B":
+                self.compare.status.setText("Done.")
+
+    # ============================================================== files
+    def _ask_user_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load exported model", "", "Exported model (*.pt2 *.pt)")
+        if path:
+            self.load_user_model(path)
+
+    def load_user_model(self, path: str | Path) -> bool:
+        self._stop_all()
+        try:
+            self.lab.settings = self._read_settings()
+            self._refresh_data_view()
+            self.lab.load_user_model(path)
+        except LevelSetError as exc:
+            self._error(str(exc))
+            return False
+        self._update_buttons()
+        self._model_changed()
+        return True
+
+    def _ask_save(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save lab", "robustness_lab.json", "Lab (*.json)")
+        if path:
+            self.save_lab(path)
+
+    def _ask_load(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load lab", "", "Lab (*.json)")
+        if path:
+            self.load_lab(path)
+
+    def save_lab(self, path: str | Path) -> bool:
+        """Settings and seed as JSON, weights as a checkpoint beside it."""
+        if self.runners["train"].running:
+            self._error("Stop training before saving the lab.")
+            return False
+        try:
+            self.lab.settings = self._read_settings()
+            self.lab.save(path)
+        except LevelSetError as exc:
+            self._error(str(exc))
+            return False
+        self._set_info(f"Saved lab to {path}")
+        return True
+
+    def load_lab(self, path: str | Path) -> bool:
+        self._stop_all()
+        new = Lab()
+        try:
+            new.load(path)
+        except LevelSetError as exc:
+            self._error(str(exc))
+            return False
+        self.lab = new
+        self._show_settings(new.settings)
+        model, history = new.model, list(new.history)
+        source, trainer = new.model_source, new.trainer
+        self._refresh_data_view()
+        new.model, new.model_source, new.trainer, new.history = model, source, trainer, history
+        for h in history:
+            self.curves.add(h.get("step", 0), {k: v for k, v in h.items() if k not in ("step", "epoch")})
+        self._update_buttons()
+        self._model_changed()
+        self._set_info(f"Loaded lab from {path}")
+        return True
+
+    def _ask_export(self, fn, default: str, filt: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export", default, filt)
+        if path:
+            try:
+                fn(path)
+            except OSError as exc:
+                self._error(f"{path}: cannot write ({exc.strerror})")
+
+    def export_map_png(self, path: str | Path) -> Path:
+        self.map.grab().save(str(path), "PNG")
+        return Path(path)
+
+    def export_map_csv(self, path: str | Path) -> Path:
+        """The region grid: x, y, predicted class, confidence (one row per grid cell)."""
+        probs = self.map.state.probs
+        if probs is None:
+            raise OSError(0, "no decision regions computed yet")
+        h, w, _ = probs.shape
+        x0, x1, y0, y1 = self.map.state.extent
+        xs, ys = np.linspace(x0, x1, w), np.linspace(y0, y1, h)
+        with Path(path).open("w", newline="") as fh:
+            wr = csv.writer(fh)
+            wr.writerow(["x", "y", "predicted_class", "confidence"])
+            for i in range(h):
+                for j in range(w):
+                    wr.writerow([f"{xs[j]:.5f}", f"{ys[i]:.5f}", int(probs[i, j].argmax()), f"{probs[i, j].max():.5f}"])
+        return Path(path)
+
+    # ============================================================== CLI hooks
+    def apply_cli_options(self, dataset: str | None = None, train: bool = False) -> None:
+        """`levelset gui --tab robustness [--dataset D] [--train]`: pick the dataset and
+        optionally start training (``trainingFinished`` is emitted when it ends)."""
+        if dataset:
+            editor = self.dataset_panel.editor("name")
+            idx = editor.findData(dataset)
+            if idx < 0:
+                self._error(f"unknown dataset {dataset!r}")
+                return
+            editor.setCurrentIndex(idx)  # -> _settings_changed
+        if train:
+            self.start_training()
+
+    @property
+    def busy(self) -> bool:
+        return any(r.running for r in self.runners.values())
+
+    # ============================================================== errors / shutdown
+    def _error(self, message: str) -> None:
+        self._error_dialogs.append(message)
+        self.statusMessage.emit(message)
+        if self._shutting_down:
+            return
+        box = QMessageBox(QMessageBox.Icon.Warning, "Robustness", message, QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("robustness_error")
+        box.open()  # not exec(): never block the event loop (and tests can close it)
+
+    def _job_failed(self, name: str, message: str) -> None:
+        if name == "curve":
+            self.curve_button.setEnabled(True)
+        self._error(message)
+
+    def _check_idle(self) -> None:
+        if not self.busy:
+            self.idle.emit()
+
+    def _stop_all(self) -> None:
+        self._attack_timer.stop() if hasattr(self, "_attack_timer") else None
+        for r in self.runners.values():
+            r.stop()
+        if hasattr(self, "train_button"):
+            self._update_buttons()
+
+    def shutdown(self) -> None:
+        """Stop every background job (closing the window): cancel, then wait for the threads."""
+        self._shutting_down = True
+        for r in self.runners.values():
+            r.cancel()
+        for r in self.runners.values():
+            r.stop(5000)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self.shutdown()
+        super().closeEvent(event)

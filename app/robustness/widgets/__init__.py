@@ -1,0 +1,1 @@
+"""Widgets of the Robustness tab (drawing only; the engine computes everything)."""
