@@ -21,15 +21,18 @@ import torch
 from core.errors import CheckpointError, ConfigError, ModelError
 from core.events import CancelToken, Finished, Progress
 from core.params import config_from_dict, config_to_dict
-from core.robust import analysis, attacks, checkpoint, evaluation
+from core.robust import analysis, attacks, checkpoint
+from core.robust.boundary import sample_decision_boundary
 from core.robust.data import Dataset, DatasetConfig, load_dataset
 from core.robust.models import ModelConfig, build_model, load_user_model
-from core.robust.training import RobustTrainer, TrainConfig
+from core.robust.training import RobustTrainer, TrainConfig, predict_logits
 
 LAB_FORMAT = "levelset-robustness-lab"
 LAB_VERSION = 1
 TOY_EXTENT = (0.0, 1.0, 0.0, 1.0)  # 2D sets live in [0, 1]^2 (the valid input box)
-ATTACK_NAMES: tuple[str, ...] = ("pgd", "fgsm", "deepfool")
+# Attacks offered in the image view and for the accuracy-vs-eps curve (core.robust.attacks.ATTACKS).
+ATTACK_NAMES: tuple[str, ...] = ("pgd", "fgsm", "pgd-margin", "pgd-l2", "deepfool", "square", "autoattack")
+VIEW_PGD_STEPS = 20  # PGD steps for single inputs and the curve: interactive, still converged on small models
 
 
 @dataclass(frozen=True)
@@ -246,9 +249,12 @@ class Lab:
 
     # ------------------------------------------------------------ 2D overlays
     def boundary_samples(self, model: Any, eps: float) -> np.ndarray:
+        """The level-set samples on the decision boundary near each training point (the
+        CNLS sampler: sign-gradient steps in the eps-ball, regula falsi, Newton polish)."""
         ds = self.load_data()
-        pts = analysis.boundary_points(model, ds.x_train, ds.y_train, eps=eps)
-        return _np(pts)
+        g = torch.Generator().manual_seed(self.settings.seed)
+        s = sample_decision_boundary(model, ds.x_train, ds.y_train, eps, newton_iters=5, generator=g)
+        return _np(s.points)
 
     def activation_patterns(self, model: Any, resolution: int = 160) -> np.ndarray | None:
         try:
@@ -286,19 +292,18 @@ class Lab:
             deepfool_pred=int(preds[2]), deepfool_norm=float(final.norms[0]), deepfool_fooled=bool(final.fooled[0]),
         )
 
-    def attack_image(self, model: Any, index: int, attack: str, eps: float, steps: int = 20) -> ImageAttack:
+    def attack_image(self, model: Any, index: int, attack: str, eps: float, steps: int = VIEW_PGD_STEPS,
+                     cancel: CancelToken | None = None) -> ImageAttack:
+        """The chosen attack on test input ``index``; DeepFool shows its minimal perturbation
+        whatever eps is (it has no radius)."""
         ds = self.load_data()
         x = ds.x_test[index:index + 1]
         y = ds.y_test[index:index + 1]
-        if attack == "fgsm":
-            x_adv = attacks.fgsm(model, x, y, eps)
-        elif attack == "pgd":
-            x_adv = attacks.pgd(model, x, y, eps, steps=steps, generator=torch.Generator().manual_seed(self.settings.seed))
-        elif attack == "deepfool":
+        if attack == "deepfool":
             x_adv = attacks.deepfool(model, x).x_adv
         else:
-            raise ConfigError(f"unknown attack {attack!r}; choose one of {', '.join(ATTACK_NAMES)}")
-        p = evaluation.class_probabilities(model, torch.cat([x, x_adv]))
+            x_adv, _ = attacks.run_attack(attack, model, x, y, eps, steps=steps, seed=self.settings.seed, cancel=cancel)
+        p = predict_logits(model, torch.cat([x, x_adv])).softmax(dim=1)
         r = (x_adv - x).flatten()
         return ImageAttack(index=index, attack=attack, eps=float(eps), x=_np(x[0]), x_adv=_np(x_adv[0]), label=int(y[0]),
                            p_before=_np(p[0]), p_after=_np(p[1]), l2=float(r.norm()), linf=float(r.abs().max()))
@@ -326,12 +331,21 @@ class Lab:
 
     def eps_curve(self, model: Any, model_name: str, attack: str = "pgd", n: int = 200, max_eps: float | None = None,
                   cancel: CancelToken | None = None, progress: Callable[[int, int], None] | None = None) -> EpsCurve:
+        """Robust accuracy of the first ``n`` test inputs under ``attack`` at 7 radii."""
         ds = self.load_data()
         top = max_eps if max_eps is not None else (0.3 if not ds.is_2d else 0.15)
         eps = np.round(np.linspace(0.0, top, 7), 4)
-        curve = evaluation.accuracy_vs_eps(model, ds.x_test[:n], ds.y_test[:n], eps=list(eps), attack=attack,
+        x, y = ds.x_test[:n], ds.y_test[:n]
+        acc = []
+        for k, e in enumerate(eps):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            _, robust = attacks.run_attack(attack, model, x, y, float(e), steps=VIEW_PGD_STEPS, seed=self.settings.seed,
                                            cancel=cancel)
-        return EpsCurve(model_name=model_name, attack=attack, eps=np.asarray(curve.eps), accuracy=np.asarray(curve.accuracy))
+            acc.append(float(robust.float().mean()))
+            if progress is not None:
+                progress(k + 1, len(eps))
+        return EpsCurve(model_name=model_name, attack=attack, eps=eps, accuracy=np.asarray(acc))
 
     # ------------------------------------------------------------- save / load
     def save(self, path: str | Path) -> Path:

@@ -86,7 +86,12 @@ class RobustnessTab(QWidget):
         self.last_image_attack: ImageAttack | None = None
         self.last_analysis: PointAnalysis | None = None
         self._shutting_down = False
-        self._error_dialogs: list[str] = []  # messages shown (tests read them)
+        self._stopping = False
+        self.errors: list[str] = []  # every message shown to the user (tests read them)
+        self.error_boxes: list[QMessageBox] = []
+        # Inside the main window errors go through its handler (dialog, or exit 2 with --quit).
+        parent_handler = getattr(parent, "error_handler", None)
+        self.error_handler = (lambda m: parent.error_handler(m)) if callable(parent_handler) else self.show_error
         self.runners: dict[str, JobRunner] = {}
         for name in ("train", "attack", "overlay", "analysis", "curve", "compare", "gallery"):
             r = JobRunner(name, self)
@@ -424,7 +429,7 @@ class RobustnessTab(QWidget):
 
     def _on_train_done(self) -> None:
         self._update_buttons()
-        if self._shutting_down:
+        if self._shutting_down or self._stopping:
             return
         if self.lab.model is not None:
             self._model_changed()
@@ -773,13 +778,20 @@ class RobustnessTab(QWidget):
 
     # ============================================================== errors / shutdown
     def _error(self, message: str) -> None:
-        self._error_dialogs.append(message)
+        self.errors.append(message)
         self.statusMessage.emit(message)
         if self._shutting_down:
             return
+        self.error_handler(message)
+
+    def show_error(self, message: str) -> QMessageBox:
+        """A non-blocking dialog with core's one-line message (the tab stays usable)."""
+        self.error_boxes = [b for b in self.error_boxes if b.isVisible()]
         box = QMessageBox(QMessageBox.Icon.Warning, "Robustness", message, QMessageBox.StandardButton.Ok, self)
-        box.setObjectName("robustness_error")
+        box.setObjectName("error_dialog")
         box.open()  # not exec(): never block the event loop (and tests can close it)
+        self.error_boxes.append(box)
+        return box
 
     def _job_failed(self, name: str, message: str) -> None:
         if name == "curve":
@@ -791,9 +803,17 @@ class RobustnessTab(QWidget):
             self.idle.emit()
 
     def _stop_all(self) -> None:
-        self._attack_timer.stop() if hasattr(self, "_attack_timer") else None
-        for r in self.runners.values():
-            r.stop()
+        """Cancel and wait for every job (a reset); no follow-up job is started."""
+        if hasattr(self, "_attack_timer"):
+            self._attack_timer.stop()
+        self._stopping = True
+        try:
+            for r in self.runners.values():
+                r.cancel()
+            for r in self.runners.values():
+                r.stop()
+        finally:
+            self._stopping = False
         if hasattr(self, "train_button"):
             self._update_buttons()
 

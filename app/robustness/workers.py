@@ -12,7 +12,7 @@ import time
 import traceback
 from typing import Any, Callable, Iterable
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from core.errors import Cancelled, LevelSetError
 from core.events import CancelToken, Finished
@@ -46,6 +46,27 @@ class _Thread(QThread):
             self.failed.emit(f"{type(exc).__name__}: {exc}")
 
 
+class _Relay(QObject):
+    """Receives one thread's signals in the GUI thread and tags them with the thread
+    (``QObject.sender()`` is not reliable across threads in PySide)."""
+
+    def __init__(self, runner: "JobRunner", thread: QThread):
+        super().__init__()
+        self.runner, self.thread_ = runner, thread
+
+    @Slot(object)
+    def on_event(self, ev: object) -> None:
+        self.runner._forward(self.thread_, ev)
+
+    @Slot(str)
+    def on_failed(self, message: str) -> None:
+        self.runner._failed(self.thread_, message)
+
+    @Slot()
+    def on_finished(self) -> None:
+        self.runner._on_finished(self.thread_)
+
+
 class JobRunner(QObject):
     """Runs one job at a time; a new ``start`` cancels the previous job first.
 
@@ -62,6 +83,7 @@ class JobRunner(QObject):
         self.name = name
         self._thread: _Thread | None = None
         self._token: CancelToken | None = None
+        self._relay: _Relay | None = None
 
     @property
     def running(self) -> bool:
@@ -71,21 +93,27 @@ class JobRunner(QObject):
         self.stop()
         token = CancelToken()
         thread = _Thread(factory, token)
-        thread.event.connect(self._forward)
-        thread.failed.connect(self.failed)
-        thread.finished.connect(self._on_finished)
-        self._thread, self._token = thread, token
+        relay = _Relay(self, thread)  # lives in the GUI thread: signals arrive queued
+        thread.event.connect(relay.on_event)
+        thread.failed.connect(relay.on_failed)
+        thread.finished.connect(relay.on_finished)
+        self._thread, self._token, self._relay = thread, token, relay
         thread.start()
 
-    def _forward(self, ev: object) -> None:
-        if self.sender() is self._thread:  # drop events of a job that was replaced
+    def _forward(self, thread: QThread, ev: object) -> None:
+        if thread is self._thread:  # drop events of a job that was replaced or stopped
             self.event.emit(ev)
 
-    def _on_finished(self) -> None:
-        if self.sender() is self._thread:
-            self._thread.wait()  # finished is emitted just before the thread really ends
+    def _failed(self, thread: QThread, message: str) -> None:
+        if thread is self._thread:
+            self.failed.emit(message)
+
+    def _on_finished(self, thread: QThread) -> None:
+        if thread is self._thread:
+            thread.wait()  # finished is emitted just before the thread really ends
             self._thread = None
             self._token = None
+            self._relay = None
             self.done.emit()
 
     def cancel(self) -> None:
@@ -102,9 +130,9 @@ class JobRunner(QObject):
             self._token.cancel()
         ok = thread.wait(timeout_ms)
         if ok:
-            thread.event.disconnect()
             self._thread = None
             self._token = None
+            self._relay = None
             self.done.emit()
         return ok
 

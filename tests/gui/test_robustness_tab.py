@@ -1,0 +1,249 @@
+"""The Robustness tab with real widgets, a real trainer and real attacks (pytest-qt,
+under Xvfb started by pytest-xvfb). Small data and few epochs keep it to about a minute."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
+from PySide6.QtGui import QImage  # noqa: E402
+
+from app.robustness.tab import RobustnessTab  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.gui
+
+
+def wait_for(qtbot, predicate, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        qtbot.wait(20)
+
+
+def make_tab(qtbot, dataset: dict | None = None, train: dict | None = None, model: dict | None = None) -> RobustnessTab:
+    tab = RobustnessTab()
+    qtbot.addWidget(tab)
+    tab.resize(1300, 850)
+    tab.show()
+    qtbot.waitExposed(tab)
+    tab.error_handler = tab.errors.append  # messages are read by the tests; dialogs have their own test
+    tab.dataset_panel.set_values({"name": "moons", "n_samples": 400, "noise": 0.1, **(dataset or {})})
+    tab.model_panel.set_values({"arch": "mlp", "width": 32, "depth": 2, "activation": "relu", **(model or {})})
+    tab.train_panel.set_values({"method": "standard", "epochs": 15, "batch_size": 32, "lr": 0.01, **(train or {})})
+    tab._settings_changed()
+    assert not tab.errors, tab.errors
+    return tab
+
+
+def train(qtbot, tab: RobustnessTab, timeout_s: float = 240) -> None:
+    with qtbot.waitSignal(tab.trainingFinished, timeout=int(timeout_s * 1000)):
+        tab.train_button.click()
+    assert not tab.errors, tab.errors
+    wait_for(qtbot, lambda: not tab.busy, timeout_s, "the analysis jobs after training")
+    assert not tab.errors, tab.errors
+
+
+def test_training_moons_moves_and_separates_the_region_map(qtbot):
+    tab = make_tab(qtbot)
+    ds = tab.lab.dataset
+    assert ds is not None and ds.is_2d
+    first: list[np.ndarray] = []
+    updates_before = tab.map.region_updates
+    with qtbot.waitSignal(tab.trainingFinished, timeout=240_000):
+        tab.train_button.click()
+        wait_for(qtbot, lambda: tab.map.state.probs is not None, 30, "the first region image")
+        first.append(tab.map.state.probs.copy())
+    wait_for(qtbot, lambda: not tab.busy, 60, "the overlays")
+    assert not tab.errors, tab.errors
+    # the map was redrawn many times while training, and it changed
+    assert tab.map.region_updates - updates_before >= 5
+    final = tab.map.state.probs
+    assert np.abs(final - first[0]).max() > 0.2
+    # the map's class at the test points separates the classes
+    pred = tab.map.predicted_class_at(ds.x_test.numpy())
+    acc = float((pred == ds.y_test.numpy()).mean())
+    assert acc > 0.9, acc
+    # each class owns a real part of the picture
+    share = np.bincount(final.argmax(axis=2).ravel(), minlength=2) / final[..., 0].size
+    assert share.min() > 0.2, share
+    # overlays: boundary samples lie where the map changes class (within two grid cells)
+    b = tab.map.state.boundary
+    assert b is not None and len(b) > 10
+    # the live curves show test accuracy per epoch
+    header, rows = tab.curves.table()
+    assert "test_acc" in header and len(rows) == 15
+    assert tab.train_button.text() == "Continue"
+
+
+def test_click_point_shows_adversarial_within_eps(qtbot, tmp_path):
+    tab = make_tab(qtbot)
+    train(qtbot, tab)
+    ds = tab.lab.dataset
+    tab.set_eps(0.15)
+    x_test, y_test = ds.x_test.numpy(), ds.y_test.numpy()
+    probs = tab.map.state.probs
+    # the correctly classified test point with the least confident map colour: near the boundary
+    conf = np.array([probs[tuple(_cell(tab, p))].max() for p in x_test])
+    correct = tab.map.predicted_class_at(x_test) == y_test
+    idx = int(np.where(correct)[0][np.argmin(conf[correct])])
+    pos = tab.map.pixel_of("test", idx)
+    qtbot.mouseClick(tab.map, Qt.MouseButton.LeftButton, pos=QPoint(round(pos.x()), round(pos.y())))
+    wait_for(qtbot, lambda: tab.last_point_attack is not None and not tab.runners["attack"].running, 30, "the attack")
+    r = tab.last_point_attack
+    assert (r.set_name, r.index) == ("test", idx)
+    assert r.clean_pred == r.label
+    # PGD's adversarial point is inside the L-inf ball and changes the prediction
+    assert np.abs(r.pgd_adv - r.x).max() <= r.eps + 1e-5
+    assert r.pgd_pred != r.label
+    assert len(r.pgd_path) > 2
+    # DeepFool: a minimal perturbation that also crosses, drawn as a path
+    assert r.deepfool_fooled and 0 < r.deepfool_norm < 0.5
+    assert r.deepfool_pred != r.label
+    assert [p.name for p in tab.map.state.paths] == ["pgd", "deepfool"]
+    assert "||r||" in tab.map_info.text()
+    # the picture of the attack exports as PNG and the regions as CSV
+    png, csv_path = tab.export_map_png(tmp_path / "map.png"), tab.export_map_csv(tmp_path / "map.csv")
+    img = QImage(str(png))
+    assert img.width() > 300 and _distinct_colors(img) > 50
+    assert len(csv_path.read_text().splitlines()) == probs.shape[0] * probs.shape[1] + 1
+    wait_for(qtbot, lambda: not tab.busy, 60, "the analysis")
+
+
+def _cell(tab: RobustnessTab, p: np.ndarray) -> tuple[int, int]:
+    h, w, _ = tab.map.state.probs.shape
+    x0, x1, y0, y1 = tab.map.state.extent
+    return (int(round((p[1] - y0) / (y1 - y0) * (h - 1))), int(round((p[0] - x0) / (x1 - x0) * (w - 1))))
+
+
+def _distinct_colors(img: QImage, step: int = 4) -> int:
+    seen = set()
+    for y in range(0, img.height(), step):
+        for x in range(0, img.width(), step):
+            seen.add(img.pixel(x, y))
+    return len(seen)
+
+
+def test_digits_image_view_shows_a_perturbation(qtbot):
+    tab = make_tab(qtbot, dataset={"name": "digits"}, model={"width": 64}, train={"epochs": 3, "batch_size": 64})
+    assert tab.data_stack.currentIndex() == 1
+    train(qtbot, tab)
+    assert tab.gallery.count() > 20
+    assert all("→" in tab.gallery.item(i).text() for i in range(tab.gallery.count()))
+    tab.attack_combo.setCurrentText("pgd")
+    tab.set_eps(0.2)
+    tab.gallery.setCurrentRow(3)
+    wait_for(qtbot, lambda: tab.adv_view.result is not None and not tab.busy, 60, "the image attack and analysis")
+    assert not tab.errors, tab.errors
+    res = tab.adv_view.result
+    pert = res["perturbation"]
+    assert np.count_nonzero(np.abs(pert) > 1e-4) > 5
+    assert np.abs(pert).max() <= 0.2 + 1e-5
+    assert tab.last_image_attack.index == 3
+    assert np.isclose(res["p_before"].sum(), 1, atol=1e-4) and np.isclose(res["p_after"].sum(), 1, atol=1e-4)
+    # the adversarial pixmap is on screen
+    assert not tab.adv_view.labels["perturbation"].pixmap().isNull()
+    # analysis of the selected image: cross-section and curvature
+    assert tab.section_plot.data is not None
+    assert tab.section_plot.data["classes"].shape == (len(tab.section_plot.data["b"]), len(tab.section_plot.data["a"]))
+    assert len(tab.curvature_plot.profiles) == 1
+    # robust accuracy against eps, computed in the background after training
+    (name, (eps, acc)), = tab.eps_plot.curves.items()
+    assert eps[0] == 0 and acc[0] >= acc[-1]
+
+
+def test_compare_two_models(qtbot):
+    tab = make_tab(qtbot, train={"epochs": 10})
+    train(qtbot, tab)
+    tab.set_compare_slot("A")
+    tab.train_panel.set_values({"method": "pgd", "eps": 0.08, "pgd_steps": 3})
+    assert tab.lab.model is None  # a parameter change resets cleanly
+    train(qtbot, tab)
+    tab.set_compare_slot("B")
+    assert tab.compare.ready()
+    tab.select_point("test", 0)
+    tab.run_compare()
+    wait_for(qtbot, lambda: not tab.busy, 120, "the comparison")
+    assert not tab.errors, tab.errors
+    for slot in ("A", "B"):
+        assert tab.compare.sections[slot].data is not None
+    assert len(tab.compare.curvature.profiles) == 2
+    assert len(tab.compare.eps_curve.curves) == 2
+    assert "standard" in tab.compare.slots["A"][0] and "pgd" in tab.compare.slots["B"][0]
+
+
+def test_save_load_round_trip(qtbot, tmp_path):
+    tab = make_tab(qtbot, train={"epochs": 8})
+    tab.seed_spin.setValue(7)
+    train(qtbot, tab)
+    path = tmp_path / "lab.json"
+    assert tab.save_lab(path)
+    state = json.loads(path.read_text())
+    assert state["settings"]["seed"] == 7 and state["settings"]["train"]["epochs"] == 8
+    assert (tmp_path / state["checkpoint"]).is_file()
+    probs = tab.map.state.probs.copy()
+
+    other = make_tab(qtbot, dataset={"name": "circles"})
+    assert other.load_lab(path)
+    wait_for(qtbot, lambda: not other.busy, 60, "the loaded model's overlays")
+    assert not other.errors, other.errors
+    assert other.seed_spin.value() == 7
+    assert other.dataset_panel.values()["name"] == "moons"
+    assert other.train_panel.values()["epochs"] == 8
+    np.testing.assert_allclose(other.map.state.probs, probs, atol=1e-5)
+
+
+def test_errors_are_dialogs_and_the_tab_keeps_working(qtbot, tmp_path):
+    tab = make_tab(qtbot)
+    tab.error_handler = tab.show_error  # the real dialog this time
+    bad = tmp_path / "broken.json"
+    bad.write_text("{ not json")
+    assert not tab.load_lab(bad)
+    assert tab.errors and "broken.json" in tab.errors[-1]
+    box = tab.error_boxes[-1]
+    assert box.isVisible() and "\n" not in box.text()
+    box.close()
+    model_file = tmp_path / "model.pt2"
+    model_file.write_bytes(b"garbage")
+    assert not tab.load_user_model(model_file)
+    assert "model.pt2" in tab.errors[-1]
+    for b in tab.error_boxes:
+        b.close()
+    tab.train_panel.set_values({"epochs": 2})
+    train(qtbot, tab)
+    assert tab.map.state.probs is not None
+
+
+def test_closing_during_training_stops_cleanly(qtbot):
+    tab = make_tab(qtbot, train={"epochs": 100000})
+    tab.train_button.click()
+    wait_for(qtbot, lambda: tab.map.region_updates > 2, 30, "training to run")
+    t0 = time.monotonic()
+    tab.close()
+    assert time.monotonic() - t0 < 2.0
+    assert not tab.busy
+
+
+def test_cli_screenshot_of_the_robustness_tab(tmp_path):
+    png = tmp_path / "robustness.png"
+    cmd = [sys.executable, "-m", "core.cli", "gui", "--tab", "robustness", "--dataset", "moons", "--train",
+           "--screenshot", str(png), "--quit"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-2000:]
+    img = QImage(str(png))
+    assert not img.isNull() and img.width() > 600
+    assert _distinct_colors(img) > 200
+    # the decision-region map is on it: both class colours (blue and orange regions) are present
+    colors = [img.pixelColor(x, y) for y in range(0, img.height(), 6) for x in range(0, img.width(), 6)]
+    blue = sum(1 for c in colors if c.blue() > c.red() + 40)
+    orange = sum(1 for c in colors if c.red() > c.blue() + 60 and c.green() > 90)
+    assert blue > 200 and orange > 200, (blue, orange)
