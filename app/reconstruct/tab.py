@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.diagnostics import StallMeter
 from app.reconstruct.inspect_panel import InspectPanel
 from app.reconstruct.layers import Layer, LayersPanel
 from app.view3d import View3D
@@ -109,6 +110,8 @@ class ReconstructTab(QWidget):
         self._snapshot_timer.setSingleShot(True)
         self._snapshot_timer.timeout.connect(self._apply_snapshot)
         self.snapshots_applied = 0
+        # How responsive the GUI thread stays while training (reported by --quit runs and tests).
+        self.stall_meter = StallMeter(self)
         self._tmpdir = tempfile.TemporaryDirectory(prefix="levelset-gui-")
         self._build()
         self.jobs.busy_changed.connect(self._update_buttons)
@@ -487,6 +490,8 @@ class ReconstructTab(QWidget):
         t.failed.connect(self._training_failed)
         t.cancelled.connect(self._training_stopped)
         t.finished.connect(self._update_buttons)
+        t.finished.connect(self.stall_meter.stop)
+        self.stall_meter.start()
         t.start()
         self._update_buttons()
         self.status_message.emit("Reconstructing…")

@@ -79,3 +79,12 @@ def blob_scan(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("scans") / "blob.ply"
     write_point_cloud(p, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def sample_scan() -> Path:
+    """The bundled sample scan that `levelset` opens by default."""
+    from resources import SAMPLE_SCAN
+
+    assert SAMPLE_SCAN.exists(), "resources/sample_scan.ply is missing (made by `levelset make-scan`)"
+    return SAMPLE_SCAN
