@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 EXIT_OK = 0
@@ -58,6 +58,18 @@ class _Automation:
             window.error_handler = self.fail
         tab.scan_loaded.connect(self.scan_loaded)
         tab.reconstruction_finished.connect(lambda _m: self.finish())
+        # --tab robustness --train: the screenshot waits for the Robustness tab's training
+        rtab = window.robustness_tab
+        self.wait_for_robustness = options.tab == "robustness" and options.train and hasattr(rtab, "trainingFinished")
+        if self.wait_for_robustness:
+            rtab.trainingFinished.connect(self.robustness_trained)
+
+    def robustness_trained(self) -> None:
+        rtab = self.window.robustness_tab
+        if getattr(rtab, "busy", False):  # the pictures that follow training (overlays, curves)
+            rtab.idle.connect(self.finish, Qt.ConnectionType.SingleShotConnection)
+        else:
+            self.finish()
 
     def fail(self, message: str) -> None:
         print(f"levelset: error: {message}", file=sys.stderr)
@@ -71,7 +83,7 @@ class _Automation:
             )
             if t is None:
                 self.fail("cannot start the reconstruction (is the engine installed?)")
-        else:
+        elif not self.wait_for_robustness:
             self.finish()
 
     def finish(self) -> None:
@@ -117,7 +129,7 @@ def run_gui(options: GuiOptions) -> int:
             scans = [str(SAMPLE_SCAN)]
     if scans:
         QTimer.singleShot(0, lambda: window.open_scans(scans) if not options.quit else window.reconstruct_tab.open_scans(scans))
-    elif options.quit:
+    elif options.quit and not auto.wait_for_robustness:
         auto.finish()
     rc = app.exec()
     return auto.exit_code if auto.exit_code else int(rc)
