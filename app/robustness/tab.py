@@ -115,7 +115,19 @@ class RobustnessTab(QWidget):
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
-        self._settings_changed()
+        # The data is loaded when the tab is first shown (or used): building the main
+        # window stays fast, and nothing is imported for users of the Reconstruct tab.
+        self._initialized = False
+
+    def ensure_initialized(self) -> None:
+        if not self._initialized:
+            self._initialized = True
+            self._settings_changed()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if not self._initialized:
+            QTimer.singleShot(0, self.ensure_initialized)
 
     # ================================================================== UI
     def _build_ui(self) -> None:
@@ -322,6 +334,8 @@ class RobustnessTab(QWidget):
 
     def _settings_changed(self) -> None:
         """Any parameter change resets cleanly: stop, drop the model, show the new data."""
+        if not self._initialized:
+            return  # shown later with the settings as they are then
         self._stop_all()
         try:
             settings = self._read_settings()
@@ -385,6 +399,7 @@ class RobustnessTab(QWidget):
     # ============================================================== training
     def start_training(self) -> None:
         """Train (or continue) in the background; the map redraws as the model changes."""
+        self.ensure_initialized()
         if self.runners["train"].running:
             return
         if self.lab.model_source:
@@ -488,6 +503,7 @@ class RobustnessTab(QWidget):
 
     def select_point(self, set_name: str, index: int) -> None:
         """Attack one input (a 2D point or a test image) and analyze it."""
+        self.ensure_initialized()
         self.selection = (set_name, int(index))
         if self.lab.model is None:
             self._set_info("Train a model (or load one) first.")
@@ -673,6 +689,7 @@ class RobustnessTab(QWidget):
             self.load_user_model(path)
 
     def load_user_model(self, path: str | Path) -> bool:
+        self.ensure_initialized()
         self._stop_all()
         try:
             self.lab.settings = self._read_settings()
@@ -697,6 +714,7 @@ class RobustnessTab(QWidget):
 
     def save_lab(self, path: str | Path) -> bool:
         """Settings and seed as JSON, weights as a checkpoint beside it."""
+        self.ensure_initialized()
         if self.runners["train"].running:
             self._error("Stop training before saving the lab.")
             return False
@@ -710,6 +728,7 @@ class RobustnessTab(QWidget):
         return True
 
     def load_lab(self, path: str | Path) -> bool:
+        self.ensure_initialized()
         self._stop_all()
         new = Lab()
         try:
@@ -762,6 +781,7 @@ class RobustnessTab(QWidget):
     def apply_cli_options(self, dataset: str | None = None, train: bool = False) -> None:
         """`levelset gui --tab robustness [--dataset D] [--train]`: pick the dataset and
         optionally start training (``trainingFinished`` is emitted when it ends)."""
+        self.ensure_initialized()
         if dataset:
             editor = self.dataset_panel.editor("name")
             idx = editor.findData(dataset)

@@ -40,6 +40,7 @@ def make_tab(qtbot, dataset: dict | None = None, train: dict | None = None, mode
     tab.dataset_panel.set_values({"name": "moons", "n_samples": 400, "noise": 0.1, **(dataset or {})})
     tab.model_panel.set_values({"arch": "mlp", "width": 32, "depth": 2, "activation": "relu", **(model or {})})
     tab.train_panel.set_values({"method": "standard", "epochs": 15, "batch_size": 32, "lr": 0.01, **(train or {})})
+    tab.ensure_initialized()
     tab._settings_changed()
     assert not tab.errors, tab.errors
     return tab
