@@ -21,7 +21,7 @@ import torch
 from core.errors import CheckpointError, ConfigError, ModelError
 from core.events import CancelToken, Finished, Progress
 from core.params import config_from_dict, config_to_dict
-from core.robust import analysis, attacks, checkpoint
+from core.robust import attacks, checkpoint
 from core.robust.boundary import sample_decision_boundary
 from core.robust.data import Dataset, DatasetConfig, load_dataset
 from core.robust.models import ModelConfig, build_model, load_user_model
@@ -140,6 +140,15 @@ class LabSettings:
             raise ConfigError(f"lab settings: {exc}") from None
 
 
+def _analysis():
+    """core.robust.analysis (the pictures' data), or a one-line error if this build lacks it."""
+    try:
+        from core.robust import analysis
+    except ImportError:
+        raise ModelError("this build has no boundary analysis (core.robust.analysis)") from None
+    return analysis
+
+
 def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy()
 
@@ -155,7 +164,6 @@ class Lab:
         self.trainer: RobustTrainer | None = None
         self.model_source = ""  # "" = built from the settings, else the user model file
         self.epochs_done = 0
-        self.history: list[dict[str, float]] = []
 
     # ------------------------------------------------------------------ setup
     def dataset_config(self) -> DatasetConfig:
@@ -184,7 +192,6 @@ class Lab:
         self.trainer = None
         self.model_source = ""
         self.epochs_done = 0
-        self.history = []
 
     def ensure_model(self) -> Any:
         ds = self.load_data()
@@ -201,6 +208,11 @@ class Lab:
         self.model = model
         self.model_source = str(path)
         return model
+
+    @property
+    def history(self) -> list[dict[str, float]]:
+        """One record per trained epoch (train/test loss and accuracy)."""
+        return list(self.trainer.history) if self.trainer is not None else []
 
     @property
     def trainable(self) -> bool:
@@ -236,7 +248,7 @@ class Lab:
                     last = now
                     yield self.region_snapshot(model, ev.step, now - t0, region_resolution)
             elif isinstance(ev, Finished):
-                self.epochs_done = getattr(self.trainer, "epoch", self.epochs_done)
+                self.epochs_done = self.trainer.epoch
                 if ds.is_2d:
                     yield self.region_snapshot(model, -1, time.perf_counter() - t0, region_resolution)
                 yield ev
@@ -244,7 +256,7 @@ class Lab:
                 yield ev
 
     def region_snapshot(self, model: Any, step: int, elapsed: float, resolution: int = 96) -> RegionSnapshot:
-        grid = analysis.decision_region_grid(model, extent=TOY_EXTENT, resolution=resolution)
+        grid = _analysis().decision_region_grid(model, extent=TOY_EXTENT, resolution=resolution)
         return RegionSnapshot(probs=np.asarray(grid.probs, dtype=np.float32), extent=tuple(grid.extent), step=step, elapsed=elapsed)
 
     # ------------------------------------------------------------ 2D overlays
@@ -258,7 +270,7 @@ class Lab:
 
     def activation_patterns(self, model: Any, resolution: int = 160) -> np.ndarray | None:
         try:
-            amap = analysis.activation_pattern_map(model, extent=TOY_EXTENT, resolution=resolution)
+            amap = _analysis().activation_pattern_map(model, extent=TOY_EXTENT, resolution=resolution)
         except ModelError:
             return None  # not a ReLU network
         return np.asarray(amap.patterns)
@@ -319,11 +331,11 @@ class Lab:
                       resolution: int = 41, n_eigen: int = 8, cancel: CancelToken | None = None) -> PointAnalysis:
         ds = self.load_data()
         yt = torch.tensor([int(y)])
-        sec = analysis.cross_section(model, x[None] if x.dim() == len(ds.input_shape) else x, yt, radius=max(2 * eps, 0.05),
+        sec = _analysis().cross_section(model, x[None] if x.dim() == len(ds.input_shape) else x, yt, radius=max(2 * eps, 0.05),
                                      resolution=resolution, seed=self.settings.seed)
         if cancel is not None:
             cancel.raise_if_cancelled()
-        eig = analysis.hessian_top_eigenvalues(model, x[None] if x.dim() == len(ds.input_shape) else x, yt, k=n_eigen,
+        eig = _analysis().hessian_top_eigenvalues(model, x[None] if x.dim() == len(ds.input_shape) else x, yt, k=n_eigen,
                                                seed=self.settings.seed)
         return PointAnalysis(model_name=model_name, a=np.asarray(sec.a), b=np.asarray(sec.b), classes=np.asarray(sec.classes),
                              loss=np.asarray(sec.loss), label=int(y), eigenvalues=np.asarray(_np(torch.as_tensor(eig))).ravel(),
@@ -353,12 +365,17 @@ class Lab:
         next to it (``<name>.ckpt``). User models are referred to by their path."""
         path = Path(path)
         state: dict[str, Any] = {"format": LAB_FORMAT, "version": LAB_VERSION, "settings": self.settings.to_dict(),
-                                 "epochs_done": self.epochs_done, "history": self.history}
+                                 "epochs_done": self.epochs_done}
         if self.model is not None and not self.model_source:
             ckpt = path.with_suffix(".ckpt")
             ds = self.load_data()
-            checkpoint.save_classifier(ckpt, self.model, model_config=self.settings.model, dataset=ds,
-                                       train_config=self.train_config(), trainer=self.trainer)
+            t = self.trainer
+            checkpoint.save_classifier(
+                ckpt, self.model, self.settings.model, self.dataset_config(), self.train_config(),
+                optimizer=None if t is None else t.optimizer, epoch=self.epochs_done,
+                input_shape=ds.input_shape, num_classes=ds.num_classes, class_names=ds.class_names,
+                history=self.history,
+            )
             state["checkpoint"] = ckpt.name
         elif self.model_source:
             state["user_model"] = self.model_source
@@ -383,10 +400,15 @@ class Lab:
         self.reset()
         ds = self.load_data()
         if "checkpoint" in state:
-            loaded = checkpoint.load_classifier(path.parent / state["checkpoint"])
+            loaded = checkpoint.load_classifier(path.parent / str(state["checkpoint"]))
+            if tuple(loaded.input_shape) != tuple(ds.input_shape) or loaded.num_classes != ds.num_classes:
+                raise CheckpointError(f"the checkpoint's model takes {loaded.input_shape} inputs with "
+                                      f"{loaded.num_classes} classes, the lab's dataset {ds.input_shape} / "
+                                      f"{ds.num_classes}", path)
             self.model = loaded.model
-            self.epochs_done = int(state.get("epochs_done", 0))
-            self.history = list(state.get("history", []))
+            # the trainer resumes exactly where the saved run stopped (optimizer state, epoch)
+            self.trainer = RobustTrainer(self.model, ds, self.train_config(), optimizer_state=loaded.optimizer_state,
+                                         epoch=loaded.epoch, history=list(loaded.history))
+            self.epochs_done = loaded.epoch
         elif "user_model" in state:
             self.load_user_model(state["user_model"])
-        _ = ds

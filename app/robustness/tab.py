@@ -436,8 +436,7 @@ class RobustnessTab(QWidget):
                 self.metrics_label.setText(f"{ev.message or 'step ' + str(ev.step)}: {text}{rem}")
                 if any(k in ev.metrics for k in ("test_acc", "test_accuracy", "test_loss")):
                     epoch = ev.metrics.get("epoch", ev.step)
-                    self.curves.add(epoch, {k: v for k, v in ev.metrics.items() if k != "epoch"})
-                    self.lab.history.append({"step": float(epoch), **{k: float(v) for k, v in ev.metrics.items()}})
+                    self.curves.add(epoch, {k: v for k, v in ev.metrics.items() if k not in ("epoch", "train_time")})
         elif isinstance(ev, Finished):
             self.progress.setValue(self.progress.maximum())
             self.metrics_label.setText(self.metrics_label.text().replace("training…", "") + f"  (done in {ev.elapsed:.1f} s)")
@@ -738,12 +737,12 @@ class RobustnessTab(QWidget):
             return False
         self.lab = new
         self._show_settings(new.settings)
-        model, history = new.model, list(new.history)
-        source, trainer = new.model_source, new.trainer
-        self._refresh_data_view()
-        new.model, new.model_source, new.trainer, new.history = model, source, trainer, history
-        for h in history:
-            self.curves.add(h.get("step", 0), {k: v for k, v in h.items() if k not in ("step", "epoch")})
+        model, source, trainer = new.model, new.model_source, new.trainer
+        self._initialized = True
+        self._refresh_data_view()  # clears the views (and the model it does not know yet)
+        new.model, new.model_source, new.trainer = model, source, trainer
+        for h in new.history:
+            self.curves.add(h.get("epoch", 0), {k: v for k, v in h.items() if k not in ("epoch", "train_time")})
         self._update_buttons()
         self._model_changed()
         self._set_info(f"Loaded lab from {path}")
