@@ -149,8 +149,11 @@ def _analysis():
     return analysis
 
 
-def _np(t: torch.Tensor) -> np.ndarray:
-    return t.detach().cpu().numpy()
+def _np(t: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A NumPy copy of a tensor or array (for the GUI thread)."""
+    if isinstance(t, torch.Tensor):
+        return t.detach().cpu().numpy()
+    return np.array(t)
 
 
 class Lab:
@@ -337,8 +340,8 @@ class Lab:
             cancel.raise_if_cancelled()
         eig = _analysis().hessian_top_eigenvalues(model, x[None] if x.dim() == len(ds.input_shape) else x, yt, k=n_eigen,
                                                seed=self.settings.seed)
-        return PointAnalysis(model_name=model_name, a=np.asarray(sec.a), b=np.asarray(sec.b), classes=np.asarray(sec.classes),
-                             loss=np.asarray(sec.loss), label=int(y), eigenvalues=np.asarray(_np(torch.as_tensor(eig))).ravel(),
+        return PointAnalysis(model_name=model_name, a=_np(sec.a), b=_np(sec.b), classes=_np(sec.classes),
+                             loss=_np(sec.loss), label=int(y), eigenvalues=_np(eig).ravel(),
                              num_classes=ds.num_classes)
 
     def eps_curve(self, model: Any, model_name: str, attack: str = "pgd", n: int = 200, max_eps: float | None = None,

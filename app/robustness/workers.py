@@ -87,7 +87,8 @@ class JobRunner(QObject):
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.isRunning()
+        """True until the job's last event has been delivered (not only until its thread ended)."""
+        return self._thread is not None
 
     def start(self, factory: JobFactory) -> None:
         self.stop()

@@ -219,6 +219,7 @@ def test_errors_are_dialogs_and_the_tab_keeps_working(qtbot, tmp_path):
     assert "model.pt2" in tab.errors[-1]
     for b in tab.error_boxes:
         b.close()
+    tab.errors.clear()
     tab.train_panel.set_values({"epochs": 2})
     train(qtbot, tab)
     assert tab.map.state.probs is not None
@@ -248,3 +249,23 @@ def test_cli_screenshot_of_the_robustness_tab(tmp_path):
     blue = sum(1 for c in colors if c.blue() > c.red() + 40)
     orange = sum(1 for c in colors if c.red() > c.blue() + 60 and c.green() > 90)
     assert blue > 200 and orange > 200, (blue, orange)
+
+
+def test_qt_binding_keeps_references_to_none_and_true(qtbot):
+    """PySide6 6.12.0 on Python < 3.12 drops a reference to None on every void call and
+    to True on every emit(); a GUI then aborts after a few thousand calls. Catch such a
+    binding here, with a clear message, instead of as a random crash."""
+    from PySide6.QtCore import QObject, Signal
+
+    class Emitter(QObject):
+        changed = Signal(object)
+
+    o = Emitter()
+    before = (sys.getrefcount(None), sys.getrefcount(True))
+    for _ in range(200):
+        o.setObjectName("x")
+        o.changed.emit(1)
+    after = (sys.getrefcount(None), sys.getrefcount(True))
+    assert after[0] - before[0] > -50 and after[1] - before[1] > -50, (
+        f"this PySide6 loses references to None/True (refcount change {after[0] - before[0]}, "
+        f"{after[1] - before[1]} over 200 calls): install PySide6 < 6.12 on Python < 3.12")
