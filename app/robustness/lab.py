@@ -149,6 +149,13 @@ def _analysis():
     return analysis
 
 
+def _on_gpu(model: Any) -> bool:
+    params = getattr(model, "parameters", None)
+    if params is None:
+        return False
+    return any(p.device.type != "cpu" for p in params())
+
+
 def _np(t: torch.Tensor | np.ndarray) -> np.ndarray:
     """A NumPy copy of a tensor or array (for the GUI thread)."""
     if isinstance(t, torch.Tensor):
@@ -222,12 +229,13 @@ class Lab:
         return self.model is None or not self.model_source
 
     def snapshot_model(self) -> Any:
-        """A copy of the model for analysis while the trainer keeps changing the original."""
+        """A CPU copy of the model for analysis while the trainer keeps changing the
+        original (which may live on a GPU: the pictures are computed on the CPU)."""
         if self.model is None:
             raise ModelError("no model yet: train one or load a model first")
         if self.model_source:
             return self.model  # user models are never trained here
-        return copy.deepcopy(self.model)
+        return copy.deepcopy(self.model).cpu()
 
     # --------------------------------------------------------------- training
     def train_job(self, cancel: CancelToken, region_interval_s: float = 0.1, region_resolution: int = 96) -> Iterator[Any]:
@@ -259,6 +267,8 @@ class Lab:
                 yield ev
 
     def region_snapshot(self, model: Any, step: int, elapsed: float, resolution: int = 96) -> RegionSnapshot:
+        if _on_gpu(model):
+            model = copy.deepcopy(model).cpu()
         grid = _analysis().decision_region_grid(model, extent=TOY_EXTENT, resolution=resolution)
         return RegionSnapshot(probs=np.asarray(grid.probs, dtype=np.float32), extent=tuple(grid.extent), step=step, elapsed=elapsed)
 

@@ -54,22 +54,44 @@ def train(qtbot, tab: RobustnessTab, timeout_s: float = 240) -> None:
     assert not tab.errors, tab.errors
 
 
-def test_training_moons_moves_and_separates_the_region_map(qtbot):
-    tab = make_tab(qtbot)
+@pytest.fixture(scope="module")
+def moons_run(qapp):
+    """One tab trained on moons, shared by the 2D tests (training is the slow part).
+    Records the first region image drawn while training."""
+    tab = RobustnessTab()
+    tab.resize(1300, 850)
+    tab.show()
+    tab.error_handler = tab.errors.append
+    tab.ensure_initialized()
+    tab.dataset_panel.set_values({"name": "moons", "n_samples": 400, "noise": 0.1})
+    tab.model_panel.set_values({"arch": "mlp", "width": 32, "depth": 2, "activation": "relu"})
+    tab.train_panel.set_values({"method": "standard", "epochs": 15, "batch_size": 32, "lr": 0.01})
+    tab.seed_spin.setValue(7)
+    run = {"tab": tab, "first": None, "updates_before": tab.map.region_updates, "finished": False}
+    tab.trainingFinished.connect(lambda: run.__setitem__("finished", True))
+    tab.train_button.click()
+    deadline = time.monotonic() + 300
+    while not run["finished"] or tab.busy:
+        if run["first"] is None and tab.map.state.probs is not None:
+            run["first"] = tab.map.state.probs.copy()
+        if time.monotonic() > deadline:
+            pytest.fail("training on moons did not finish in 300 s")
+        qapp.processEvents()
+        time.sleep(0.005)
+    yield run
+    tab.close()
+
+
+def test_training_moons_moves_and_separates_the_region_map(moons_run):
+    tab = moons_run["tab"]
     ds = tab.lab.dataset
-    assert ds is not None and ds.is_2d
-    first: list[np.ndarray] = []
-    updates_before = tab.map.region_updates
-    with qtbot.waitSignal(tab.trainingFinished, timeout=240_000):
-        tab.train_button.click()
-        wait_for(qtbot, lambda: tab.map.state.probs is not None, 30, "the first region image")
-        first.append(tab.map.state.probs.copy())
-    wait_for(qtbot, lambda: not tab.busy, 60, "the overlays")
     assert not tab.errors, tab.errors
+    assert ds is not None and ds.is_2d
     # the map was redrawn many times while training, and it changed
-    assert tab.map.region_updates - updates_before >= 5
+    assert tab.map.region_updates - moons_run["updates_before"] >= 5
     final = tab.map.state.probs
-    assert np.abs(final - first[0]).max() > 0.2
+    assert moons_run["first"] is not None
+    assert np.abs(final - moons_run["first"]).max() > 0.2
     # the map's class at the test points separates the classes
     pred = tab.map.predicted_class_at(ds.x_test.numpy())
     acc = float((pred == ds.y_test.numpy()).mean())
@@ -77,18 +99,19 @@ def test_training_moons_moves_and_separates_the_region_map(qtbot):
     # each class owns a real part of the picture
     share = np.bincount(final.argmax(axis=2).ravel(), minlength=2) / final[..., 0].size
     assert share.min() > 0.2, share
-    # overlays: boundary samples lie where the map changes class (within two grid cells)
+    # overlay: level-set samples on the decision boundary, where the map changes class
     b = tab.map.state.boundary
     assert b is not None and len(b) > 10
+    probs_at_b = final[tuple(np.array([_cell(tab, p) for p in b]).T)]
+    assert np.median(probs_at_b.max(axis=1)) < 0.8  # near the boundary the map is pale (uncertain)
     # the live curves show test accuracy per epoch
     header, rows = tab.curves.table()
     assert "test_acc" in header and len(rows) == 15
     assert tab.train_button.text() == "Continue"
 
 
-def test_click_point_shows_adversarial_within_eps(qtbot, tmp_path):
-    tab = make_tab(qtbot)
-    train(qtbot, tab)
+def test_click_point_shows_adversarial_within_eps(qtbot, tmp_path, moons_run):
+    tab = moons_run["tab"]
     ds = tab.lab.dataset
     tab.set_eps(0.15)
     x_test, y_test = ds.x_test.numpy(), ds.y_test.numpy()
@@ -162,45 +185,49 @@ def test_digits_image_view_shows_a_perturbation(qtbot):
     assert eps[0] == 0 and acc[0] >= acc[-1]
 
 
-def test_compare_two_models(qtbot):
-    tab = make_tab(qtbot, train={"epochs": 10})
+def test_compare_two_models(qtbot, tmp_path, moons_run):
+    saved = tmp_path / "standard.json"
+    assert moons_run["tab"].save_lab(saved)
+    tab = make_tab(qtbot, train={"method": "pgd", "eps": 0.08, "pgd_steps": 3, "epochs": 10})
     train(qtbot, tab)
-    tab.set_compare_slot("A")
-    tab.train_panel.set_values({"method": "pgd", "eps": 0.08, "pgd_steps": 3})
-    assert tab.lab.model is None  # a parameter change resets cleanly
-    train(qtbot, tab)
-    tab.set_compare_slot("B")
+    tab.load_compare_slot("A", saved)  # a saved lab (standard training)
+    tab.set_compare_slot("B")  # the model just trained (PGD training)
     assert tab.compare.ready()
     tab.select_point("test", 0)
     tab.run_compare()
-    wait_for(qtbot, lambda: not tab.busy, 120, "the comparison")
+    wait_for(qtbot, lambda: not tab.busy, 240, "the comparison")
     assert not tab.errors, tab.errors
     for slot in ("A", "B"):
-        assert tab.compare.sections[slot].data is not None
+        d = tab.compare.sections[slot].data
+        assert d is not None and d["classes"].shape == (len(d["b"]), len(d["a"]))
     assert len(tab.compare.curvature.profiles) == 2
     assert len(tab.compare.eps_curve.curves) == 2
-    assert "standard" in tab.compare.slots["A"][0] and "pgd" in tab.compare.slots["B"][0]
+    assert tab.compare.slots["A"][0] == "standard.json" and "pgd" in tab.compare.slots["B"][0]
+    # a parameter change resets the lab cleanly (the compare slots keep their models)
+    tab.train_panel.set_values({"method": "standard"})
+    assert tab.lab.model is None and tab.compare.ready()
 
 
-def test_save_load_round_trip(qtbot, tmp_path):
-    tab = make_tab(qtbot, train={"epochs": 8})
-    tab.seed_spin.setValue(7)
-    train(qtbot, tab)
+def test_save_load_round_trip(qtbot, tmp_path, moons_run):
+    tab = moons_run["tab"]
     path = tmp_path / "lab.json"
     assert tab.save_lab(path)
     state = json.loads(path.read_text())
-    assert state["settings"]["seed"] == 7 and state["settings"]["train"]["epochs"] == 8
+    assert state["settings"]["seed"] == 7 and state["settings"]["train"]["epochs"] == 15
     assert (tmp_path / state["checkpoint"]).is_file()
     probs = tab.map.state.probs.copy()
 
     other = make_tab(qtbot, dataset={"name": "circles"})
     assert other.load_lab(path)
-    wait_for(qtbot, lambda: not other.busy, 60, "the loaded model's overlays")
+    wait_for(qtbot, lambda: not other.busy, 120, "the loaded model's pictures")
     assert not other.errors, other.errors
     assert other.seed_spin.value() == 7
     assert other.dataset_panel.values()["name"] == "moons"
-    assert other.train_panel.values()["epochs"] == 8
+    assert other.train_panel.values()["epochs"] == 15
     np.testing.assert_allclose(other.map.state.probs, probs, atol=1e-5)
+    assert len(other.curves.table()[1]) == 15  # the training history came back too
+    assert other.train_button.text() == "Continue"  # and training resumes from epoch 15
+    assert other.lab.trainer.epoch == 15
 
 
 def test_errors_are_dialogs_and_the_tab_keeps_working(qtbot, tmp_path):
