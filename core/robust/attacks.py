@@ -88,7 +88,10 @@ def _input_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str) -
         xg = x.detach().requires_grad_(True)
         logits = model(xg)
         per = _attack_loss(logits, y, loss)
-        (g,) = torch.autograd.grad(per.sum(), xg)
+        # allow_unused: a model whose output has no gradient path to x (gradient masking
+        # by a non-differentiable layer) gets a zero gradient, not a crash
+        (g,) = torch.autograd.grad(per.sum(), xg, allow_unused=True) if per.requires_grad else (None,)
+    g = torch.zeros_like(xg) if g is None else g
     return per.detach(), g.detach(), logits.detach()
 
 
@@ -241,19 +244,24 @@ class _NearestBoundary:
         if not (torch.is_grad_enabled() and x.requires_grad):  # final residual only
             value = decision_margin(logits, k0)
             return torch.where(fooled, torch.full_like(value, self.level), value)
-        (g0,) = torch.autograd.grad(f0.sum(), x, retain_graph=True)
+        def grad(v: torch.Tensor) -> torch.Tensor:
+            (g,) = torch.autograd.grad(v.sum(), x, retain_graph=True, allow_unused=True)
+            return torch.zeros_like(x) if g is None else g
+
+        g0 = grad(f0)
         dist = []
         for j in range(1, cand.shape[1]):
             fj = logits.gather(1, cand[:, j:j + 1]).squeeze(1)
-            (gj,) = torch.autograd.grad(fj.sum(), x, retain_graph=True)
+            gj = grad(fj)
             w = (gj - g0).flatten(1).norm(dim=1)
             dist.append((fj - f0).detach().abs() / w.clamp_min(1e-12))
         best = torch.stack(dist, dim=1).argmin(dim=1) + 1
         fl = logits.gather(1, cand.gather(1, best[:, None])).squeeze(1)
         value = fl - f0
         self.iterations[idx[~fooled]] += 1
-        # fooled rows: exactly the level (zero residual), graph kept for autograd
-        return torch.where(fooled, self.level + 0.0 * value, value)
+        # fooled rows: exactly the level (zero residual); the 0 * x term keeps a graph to x
+        # for a model with no gradient path to its input (masked): zero steps, not a crash
+        return torch.where(fooled, self.level + 0.0 * value, value) + 0.0 * x.flatten(1)[:, 0]
 
 
 def deepfool(
