@@ -76,14 +76,9 @@ def pgd_alpha(config: "TrainConfig") -> float:
 def _adversarial(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: float, steps: int,
                  norm: str) -> torch.Tensor:
     """Adversarial examples from the project's one PGD (random start in the eps-ball)."""
-    from core.robust.attacks import pgd
+    from core.robust.attacks import pgd  # runs the model in eval mode and restores its mode
 
-    was_training = model.training
-    model.eval()
-    try:
-        return pgd(model, x, y, eps, alpha, steps, norm=norm, loss="ce", random_start=True).detach()
-    finally:
-        model.train(was_training)
+    return pgd(model, x, y, eps, alpha, steps, norm=norm, loss="ce", random_start=True).detach()
 
 
 @register_method("standard")
