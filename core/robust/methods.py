@@ -227,11 +227,16 @@ def cure_loss(b: Batch) -> BatchLoss:
     return BatchLoss(loss, logits.detach(), {"curvature": float(reg.detach())})
 
 
+def check_method(model: nn.Module, config: "TrainConfig") -> None:
+    """Refuse a method/model pair that cannot train, before any work is done."""
+    if config.method == "roll" and not isinstance(model, MLP):
+        raise ConfigError("method roll: needs the mlp model (its regularizer reads the MLP's hidden layers)")
+
+
 @register_method("roll")
 def roll_loss(b: Batch) -> BatchLoss:
     c = b.config
-    if not isinstance(b.model, MLP):
-        raise ConfigError("method roll: needs the mlp model (its regularizer reads the MLP's hidden layers)")
+    check_method(b.model, c)
     logits, layers = mlp_preactivation_gradients(b.model, b.x)
     grad_sq = torch.cat([j.pow(2).sum(dim=2) for _, j in layers], dim=1)  # (N, neurons)
     near = torch.cat([F.relu(1.0 - z.abs()) for z, _ in layers], dim=1)

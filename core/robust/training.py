@@ -24,7 +24,7 @@ from core.device import DEVICE_CHOICES, select_device
 from core.events import CancelToken, Finished, Progress
 from core.params import param, validate_config
 from core.robust.data import Dataset
-from core.robust.methods import METHOD_NAMES, METHODS, Batch
+from core.robust.methods import METHOD_NAMES, METHODS, Batch, check_method
 
 NORM_CHOICES: tuple[str, ...] = ("linf", "l2")
 
@@ -149,6 +149,7 @@ class RobustTrainer:
     def __init__(self, model: nn.Module, dataset: Dataset, config: TrainConfig, *,
                  optimizer_state: dict | None = None, epoch: int = 0,
                  history: list[dict[str, float]] | None = None) -> None:
+        check_method(model, config)
         self.config = config
         self.dataset = dataset
         self.device = select_device(config.device)
