@@ -30,7 +30,7 @@ from core.errors import ConfigError
 from core.levelset import sample_network
 from core.robust.boundary import project_to_ball, sample_decision_boundary
 from core.robust.margin import decision_margin, margin_function
-from core.robust.models import MLP, mlp_preactivation_gradients
+from core.robust.models import MLP, mlp_preactivation_grad_sqnorms
 
 if TYPE_CHECKING:
     from core.robust.training import TrainConfig
@@ -237,8 +237,8 @@ def check_method(model: nn.Module, config: "TrainConfig") -> None:
 def roll_loss(b: Batch) -> BatchLoss:
     c = b.config
     check_method(b.model, c)
-    logits, layers = mlp_preactivation_gradients(b.model, b.x)
-    grad_sq = torch.cat([j.pow(2).sum(dim=2) for _, j in layers], dim=1)  # (N, neurons)
+    logits, layers = mlp_preactivation_grad_sqnorms(b.model, b.x, c.roll_projections)
+    grad_sq = torch.cat([g for _, g in layers], dim=1)  # (N, neurons)
     near = torch.cat([F.relu(1.0 - z.abs()) for z, _ in layers], dim=1)
     reg = (grad_sq + c.roll_c * near).mean()
     loss = F.cross_entropy(logits, b.y) + c.roll_lambda * reg

@@ -70,6 +70,10 @@ class TrainConfig:
                                maximum=1000.0, advanced=True)
     roll_c: float = param(0.25, "ROLL C", "weight of the hinge on small pre-activations", minimum=0.0,
                           maximum=100.0, advanced=True)
+    roll_projections: int = param(8, "ROLL projections",
+                                  "random directions estimating the hidden gradients' norms (exact when the input "
+                                  "has at most this many dimensions; 0: always exact, slow on images)",
+                                  minimum=0, maximum=4096, advanced=True)
     seed: int = param(0, "Seed", "seed of the initial weights, shuffling and random starts", minimum=0,
                       maximum=2**31 - 1)
     device: str = param("auto", "Device", "where to train (auto: CUDA, then MPS, then CPU)",
