@@ -15,6 +15,7 @@ surface (to ~1e-9 of its size) and whose flat triangles deviate from it by less 
   Newton projection (core.levelset.project_to_level_set).
 
 Shapes live in a canonical frame (z up, about 2-3 units long); the scanner scales them.
+torch is imported only when a mesh is built, so listing SHAPES stays cheap.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ import functools
 import math
 import os
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
 
-from core.levelset import project_to_level_set
 from core.mesh import Mesh
+
+if TYPE_CHECKING:
+    import torch
 
 SHAPES: tuple[str, ...] = ("sphere", "torus", "rounded_box", "torus_knot", "creature")
 
@@ -60,7 +62,7 @@ def _ellipsoid(p: torch.Tensor, c, radii) -> torch.Tensor:
 def _smin(a: torch.Tensor, b: torch.Tensor, k: float) -> torch.Tensor:
     """Polynomial smooth minimum: a smooth union with blend radius ~k."""
     h = (k - (a - b).abs()).clamp_min(0.0) / k
-    return torch.minimum(a, b) - h * h * k * 0.25
+    return a.minimum(b) - h * h * k * 0.25
 
 
 def rounded_box_sdf(p: torch.Tensor, half=(1.0, 0.7, 0.5), radius: float = 0.15) -> torch.Tensor:
@@ -180,6 +182,8 @@ def _subdivide(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def _eval(fn: Callable[[torch.Tensor], torch.Tensor], pts: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    import torch
+
     out = np.empty(len(pts), dtype=np.float32)
     with torch.no_grad():
         for s in range(0, len(pts), chunk):
@@ -228,7 +232,10 @@ def _implicit_mesh(fn: Callable[[torch.Tensor], torch.Tensor], lo, hi, step: flo
 
     Each subdivision (midpoints, then projection) divides the chord error by about 4.
     """
+    import torch
     from skimage.measure import marching_cubes
+
+    from core.levelset import project_to_level_set
 
     vol, lo = _banded_volume(fn, lo, hi, step)
     verts, faces, _, _ = marching_cubes(vol, level=0.0, spacing=(step, step, step))
