@@ -33,6 +33,7 @@ from app.diagnostics import StallMeter
 from app.reconstruct.inspect_panel import InspectPanel
 from app.reconstruct.layers import Layer, LayersPanel
 from app.view3d import View3D
+from app.widgets.collapsible import CollapsibleSection
 from app.widgets.params_panel import ParamsPanel
 from app.widgets.plots import LossPlot
 from app.workers import JobRunner, JobThread
@@ -151,7 +152,7 @@ class ReconstructTab(QWidget):
         self.cleaning_panel = ParamsPanel(cleaning_cls) if cleaning_cls else None
         clean_box = _group("Cleaning (makes a new layer)")
         if self.cleaning_panel is not None:
-            clean_box.layout().addWidget(self.cleaning_panel)
+            clean_box.layout().addWidget(CollapsibleSection("Settings", self.cleaning_panel))
         self.clean_button = QPushButton("Clean")
         self.clean_button.setToolTip("Downsample, remove outliers and estimate normals into a new scan layer")
         clean_box.layout().addWidget(self.clean_button)
@@ -160,10 +161,6 @@ class ReconstructTab(QWidget):
         recon_cls = _engine_class("core.recon.config", "ReconstructionConfig")
         self.recon_panel = ParamsPanel(recon_cls) if recon_cls else None
         recon_box = _group("Reconstruct (neural level set)")
-        if self.recon_panel is not None:
-            recon_box.layout().addWidget(self.recon_panel)
-        else:
-            recon_box.layout().addWidget(QLabel("The reconstruction engine is not installed."))
         buttons = QHBoxLayout()
         self.reconstruct_button = QPushButton("Reconstruct")
         self.reconstruct_button.setToolTip("Train a new level-set network on the active scan (F5)")
@@ -176,6 +173,7 @@ class ReconstructTab(QWidget):
         recon_box.layout().addLayout(buttons)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
+        self.progress.setFormat("")
         recon_box.layout().addWidget(self.progress)
         self.progress_text = QLabel("")
         self.progress_text.setWordWrap(True)
@@ -185,13 +183,17 @@ class ReconstructTab(QWidget):
         self.show_samples = QCheckBox("Show level-set samples")
         self.show_samples.setToolTip("Draw the points the trainer projected onto the zero level set")
         recon_box.layout().addWidget(self.show_samples)
+        if self.recon_panel is not None:
+            recon_box.layout().addWidget(CollapsibleSection("Settings", self.recon_panel, expanded=True))
+        else:
+            recon_box.layout().addWidget(QLabel("The reconstruction engine is not installed."))
         lv.addWidget(recon_box)
 
         poisson_cls = _engine_class("core.poisson", "PoissonConfig")
         self.poisson_panel = ParamsPanel(poisson_cls) if poisson_cls else None
         poisson_box = _group("Baseline: screened Poisson")
         if self.poisson_panel is not None:
-            poisson_box.layout().addWidget(self.poisson_panel)
+            poisson_box.layout().addWidget(CollapsibleSection("Settings", self.poisson_panel))
         self.poisson_button = QPushButton("Poisson")
         self.poisson_button.setToolTip("Run screened Poisson on the same scan, as a layer to compare with")
         poisson_box.layout().addWidget(self.poisson_button)
@@ -428,8 +430,12 @@ class ReconstructTab(QWidget):
 
             self._scan_ready(cleaned, source.info.get("files", []), title=f"{source.title} (cleaned)",
                              info={"cleaning": config_to_dict(config)})
-            text = report.format() if hasattr(report, "format") else str(report)
-            self.status_message.emit(f"Cleaned: {text.splitlines()[0] if text else ''}")
+            # the cleaned layer replaces the source on screen; the source stays (undo = show it again)
+            source.visible = False
+            self.view.set_visible(source.name, False)
+            self.layers_panel.refresh(source)
+            self.layers[self.active_scan_name].info["report"] = report.summary()
+            self.status_message.emit(f"Cleaned: {report.input_points:,} -> {report.output_points:,} points")
 
         return self._start("clean", job, on_result=done)
 
