@@ -120,6 +120,9 @@ def run_gui(options: GuiOptions) -> int:
     elif options.quit:
         auto.finish()
     rc = app.exec()
+    from app.workers import wait_for_orphans
+
+    wait_for_orphans()
     return auto.exit_code if auto.exit_code else int(rc)
 
 

@@ -107,6 +107,7 @@ class ReconstructTab(QWidget):
         self._counter = 0
         self._pending_snapshot: Any = None
         self._last_snapshot_apply = 0.0
+        self._last_apply_cost = 0.0  # seconds the last snapshot took on the GUI thread
         self._snapshot_timer = QTimer(self)
         self._snapshot_timer.setSingleShot(True)
         self._snapshot_timer.timeout.connect(self._apply_snapshot)
@@ -319,6 +320,10 @@ class ReconstructTab(QWidget):
         if name == self.active_scan_name:
             scans = [l for l in self.layers.values() if l.is_scan]
             self.active_scan_name = scans[-1].name if scans else None
+            if scans and not scans[-1].visible:  # undoing a cleaning shows its source again
+                scans[-1].visible = True
+                self.view.set_visible(scans[-1].name, True)
+                self.layers_panel.refresh(scans[-1])
             self._show_scan_info()
         self._update_buttons()
 
@@ -531,7 +536,10 @@ class ReconstructTab(QWidget):
         self._pending_snapshot = snap
         if self._snapshot_timer.isActive():
             return
-        wait = SNAPSHOT_APPLY_INTERVAL_MS - 1000 * (time.monotonic() - self._last_snapshot_apply)
+        # Adaptive: with a slow (software) renderer, leave the GUI thread free at least
+        # 3/4 of the time for the user's own interaction with the view.
+        interval = max(SNAPSHOT_APPLY_INTERVAL_MS, 4000 * self._last_apply_cost)
+        wait = interval - 1000 * (time.monotonic() - self._last_snapshot_apply)
         self._snapshot_timer.start(max(0, int(wait)))
 
     def _apply_snapshot(self) -> None:
@@ -539,7 +547,7 @@ class ReconstructTab(QWidget):
         name = self.recon_layer
         if snap is None or name is None or name not in self.layers:
             return
-        self._last_snapshot_apply = time.monotonic()
+        started = self._last_snapshot_apply = time.monotonic()
         layer = self.layers[name]
         if len(snap.faces) == 0:
             return
@@ -553,6 +561,7 @@ class ReconstructTab(QWidget):
         if snap.samples is not None and self.show_samples.isChecked():
             self.view.set_points(f"{name}:samples", snap.samples, color="#e0443e", point_size=4.0)
         self.snapshots_applied += 1
+        self._last_apply_cost = time.monotonic() - started
 
     def _samples_toggled(self, on: bool) -> None:
         if self.recon_layer:
