@@ -132,6 +132,9 @@ def run_gui(options: GuiOptions) -> int:
     elif options.quit and not auto.wait_for_robustness:
         auto.finish()
     rc = app.exec()
+    from app.workers import wait_for_orphans
+
+    wait_for_orphans()
     return auto.exit_code if auto.exit_code else int(rc)
 
 

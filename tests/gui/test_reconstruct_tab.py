@@ -139,3 +139,20 @@ def test_layers_visibility_opacity_colour_remove(window, qtbot, blob_scan):
     assert actor.GetProperty().GetColor() == pytest.approx((1.0, 0.0, 0.0))
     tab.layers_panel.remove_button.click()
     assert not tab.layers and tab.view.actor(name) is None and tab.active_scan is None
+
+
+def test_cleaning_makes_a_new_layer_that_can_be_undone(window, qtbot, sample_scan):
+    raw = open_and_wait(window, qtbot, [sample_scan])
+    tab = window.reconstruct_tab
+    source = tab.active_scan_name
+    tab.cleaning_panel.set_values({"voxel_size": 0.01, "estimate_normals": True})
+    with qtbot.waitSignal(tab.scan_loaded, timeout=120_000) as done:
+        tab.clean_button.click()
+    cleaned = done.args[0]
+    assert tab.active_scan is cleaned and tab.active_scan_name != source
+    assert 0 < len(cleaned) < len(raw) and cleaned.has_normals
+    assert tab.layers[source].data is raw and not tab.layers[source].visible  # nothing lost
+    assert tab.layers[tab.active_scan_name].info["cleaning"]["voxel_size"] == 0.01
+    assert "Normals: yes" in tab.info.text()
+    tab.remove_layer(tab.active_scan_name)  # undo
+    assert tab.active_scan is raw
