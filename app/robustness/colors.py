@@ -28,19 +28,17 @@ def class_rgb(num_classes: int) -> np.ndarray:
     return out
 
 
-def region_rgb(probs: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 image of class probabilities ``probs`` (H, W, C).
+def region_rgb(predicted: np.ndarray, confidence: np.ndarray, num_classes: int) -> np.ndarray:
+    """(H, W, 3) uint8 image of a decision-region grid.
 
-    Hue is the predicted class; lightness shows confidence: a certain prediction has
-    the full class colour, a coin flip is almost white.
+    Hue is the predicted class; lightness shows the confidence (the softmax
+    probability of that class): a certain prediction has the full class colour, a
+    coin flip between classes is almost white.
     """
-    h, w, c = probs.shape
-    pred = probs.argmax(axis=2)
-    conf = probs.max(axis=2)
-    chance = 1.0 / max(c, 1)
-    t = np.clip((conf - chance) / max(1.0 - chance, 1e-6), 0.0, 1.0)
+    chance = 1.0 / max(num_classes, 1)
+    t = np.clip((np.asarray(confidence, np.float32) - chance) / max(1.0 - chance, 1e-6), 0.0, 1.0)
     strength = (0.12 + 0.6 * t)[..., None]
-    base = class_rgb(c).astype(np.float32)[pred]
+    base = class_rgb(max(num_classes, int(predicted.max()) + 1)).astype(np.float32)[predicted]
     rgb = 255.0 * (1.0 - strength) + base * strength
     return np.ascontiguousarray(rgb.astype(np.uint8))
 

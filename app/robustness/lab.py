@@ -37,9 +37,11 @@ VIEW_PGD_STEPS = 20  # PGD steps for single inputs and the curve: interactive, s
 
 @dataclass(frozen=True)
 class RegionSnapshot:
-    """Class probabilities of a 2D classifier on a grid; row i is at the i-th lowest y."""
+    """Decision regions of a 2D classifier on a grid; row i is at the i-th lowest y."""
 
-    probs: np.ndarray  # (H, W, C) float32
+    predicted: np.ndarray  # (H, W) int class
+    confidence: np.ndarray  # (H, W) softmax probability of the predicted class
+    num_classes: int
     extent: tuple[float, float, float, float]
     step: int
     elapsed: float
@@ -98,6 +100,7 @@ class PointAnalysis:
     label: int
     eigenvalues: np.ndarray  # top input-Hessian eigenvalues of the loss at x
     num_classes: int
+    boundary_distance: float = float("nan")  # DeepFool's ||r||_2 along the adversarial axis
 
 
 @dataclass(frozen=True)
@@ -269,8 +272,12 @@ class Lab:
     def region_snapshot(self, model: Any, step: int, elapsed: float, resolution: int = 96) -> RegionSnapshot:
         if _on_gpu(model):
             model = copy.deepcopy(model).cpu()
-        grid = _analysis().decision_region_grid(model, extent=TOY_EXTENT, resolution=resolution)
-        return RegionSnapshot(probs=np.asarray(grid.probs, dtype=np.float32), extent=tuple(grid.extent), step=step, elapsed=elapsed)
+        x0, x1, y0, y1 = TOY_EXTENT
+        grid = _analysis().decision_region_grid(model, bounds=((x0, x1), (y0, y1)), resolution=resolution)
+        return RegionSnapshot(predicted=np.asarray(grid.predicted), confidence=np.asarray(grid.confidence, np.float32),
+                              num_classes=self.load_data().num_classes,
+                              extent=(float(grid.xs[0]), float(grid.xs[-1]), float(grid.ys[0]), float(grid.ys[-1])),
+                              step=step, elapsed=elapsed)
 
     # ------------------------------------------------------------ 2D overlays
     def boundary_samples(self, model: Any, eps: float) -> np.ndarray:
@@ -282,11 +289,12 @@ class Lab:
         return _np(s.points)
 
     def activation_patterns(self, model: Any, resolution: int = 160) -> np.ndarray | None:
+        """Linear regions (activation-pattern ids) of a 2D ReLU network; None for other networks."""
+        x0, x1, y0, y1 = TOY_EXTENT
         try:
-            amap = _analysis().activation_pattern_map(model, extent=TOY_EXTENT, resolution=resolution)
+            return np.asarray(_analysis().activation_pattern_map(model, bounds=((x0, x1), (y0, y1)), resolution=resolution))
         except ModelError:
-            return None  # not a ReLU network
-        return np.asarray(amap.patterns)
+            return None
 
     # ------------------------------------------------------------------ attacks
     def attack_point(self, model: Any, set_name: str, index: int, eps: float, norm: str = "linf",
@@ -340,19 +348,19 @@ class Lab:
         return _np(x), _np(ds.y_test[:n]), _np(attacks.predict(model, x))
 
     # ---------------------------------------------------------------- analysis
-    def analyze_point(self, model: Any, model_name: str, x: torch.Tensor, y: int, eps: float,
-                      resolution: int = 41, n_eigen: int = 8, cancel: CancelToken | None = None) -> PointAnalysis:
+    def analyze_point(self, model: Any, model_name: str, x: torch.Tensor, y: int, resolution: int = 61,
+                      n_eigen: int = 10, cancel: CancelToken | None = None) -> PointAnalysis:
+        """Cross-section through ``x`` along its adversarial (DeepFool) direction and a
+        random orthogonal one, the loss over that plane, and the curvature profile."""
         ds = self.load_data()
-        yt = torch.tensor([int(y)])
-        sec = _analysis().cross_section(model, x[None] if x.dim() == len(ds.input_shape) else x, yt, radius=max(2 * eps, 0.05),
-                                     resolution=resolution, seed=self.settings.seed)
+        an = _analysis()
+        sec = an.cross_section(model, x, int(y), resolution=resolution, seed=self.settings.seed)
         if cancel is not None:
             cancel.raise_if_cancelled()
-        eig = _analysis().hessian_top_eigenvalues(model, x[None] if x.dim() == len(ds.input_shape) else x, yt, k=n_eigen,
-                                               seed=self.settings.seed)
-        return PointAnalysis(model_name=model_name, a=_np(sec.a), b=_np(sec.b), classes=_np(sec.classes),
-                             loss=_np(sec.loss), label=int(y), eigenvalues=_np(eig).ravel(),
-                             num_classes=ds.num_classes)
+        eig = an.hessian_top_eigenvalues(model, x, int(y), k=n_eigen, seed=self.settings.seed)
+        return PointAnalysis(model_name=model_name, a=_np(sec.u), b=_np(sec.v), classes=_np(sec.predicted),
+                             loss=_np(sec.loss), label=int(y), eigenvalues=_np(eig).ravel(), num_classes=ds.num_classes,
+                             boundary_distance=float(sec.boundary_distance))
 
     def eps_curve(self, model: Any, model_name: str, attack: str = "pgd", n: int = 200, max_eps: float | None = None,
                   cancel: CancelToken | None = None, progress: Callable[[int, int], None] | None = None) -> EpsCurve:

@@ -425,7 +425,7 @@ class RobustnessTab(QWidget):
 
     def _on_train_event(self, ev: Any) -> None:
         if isinstance(ev, RegionSnapshot):
-            self.map.set_region(ev.probs, ev.extent)
+            self.map.set_region(ev.predicted, ev.confidence, ev.num_classes, ev.extent)
         elif isinstance(ev, Progress):
             if ev.total:
                 self.progress.setRange(0, int(ev.total))
@@ -476,7 +476,8 @@ class RobustnessTab(QWidget):
     def _on_overlay_event(self, ev: Any) -> None:
         if isinstance(ev, Finished):
             r = ev.result
-            self.map.set_region(r["region"].probs, r["region"].extent)
+            g = r["region"]
+            self.map.set_region(g.predicted, g.confidence, g.num_classes, g.extent)
             self.map.set_boundary(r["boundary"])
             self.map.set_patterns(r["patterns"])
             self.overlay_checks["regions"].setEnabled(r["patterns"] is not None)
@@ -563,14 +564,14 @@ class RobustnessTab(QWidget):
         model = self.lab.snapshot_model()
         eps = self.eps
         self.analysis_info.setText(f"Analyzing {name}…")
-        self.runners["analysis"].start(single_result(lambda tok: self.lab.analyze_point(model, "current", x, y, eps, cancel=tok)))
+        self.runners["analysis"].start(single_result(lambda tok: self.lab.analyze_point(model, "current", x, y, cancel=tok)))
 
     def _on_analysis_event(self, ev: Any) -> None:
         if not isinstance(ev, Finished):
             return
         r: PointAnalysis = ev.result
         self.last_analysis = r
-        self.section_plot.set_section(r.a, r.b, r.classes, r.loss, r.num_classes, r.label)
+        self.section_plot.set_section(r.a, r.b, r.classes, r.loss, r.num_classes, r.label, r.boundary_distance)
         self.curvature_plot.clear_profiles()
         self.curvature_plot.set_profile(r.model_name, r.eigenvalues)
         self.analysis_info.setText(
@@ -663,7 +664,7 @@ class RobustnessTab(QWidget):
         def job(tok):
             for slot, (mname, model) in slots.items():
                 tok.raise_if_cancelled()
-                a = self.lab.analyze_point(model, f"{slot}: {mname}", x, y, eps, cancel=tok)
+                a = self.lab.analyze_point(model, f"{slot}: {mname}", x, y, cancel=tok)
                 yield ("analysis", slot, a)
                 tok.raise_if_cancelled()
                 c = self.lab.eps_curve(model, f"{slot}: {mname}", attack, cancel=tok)
@@ -674,7 +675,7 @@ class RobustnessTab(QWidget):
     def _on_compare_event(self, ev: Any) -> None:
         kind, slot, r = ev
         if kind == "analysis":
-            self.compare.sections[slot].set_section(r.a, r.b, r.classes, r.loss, r.num_classes, r.label)
+            self.compare.sections[slot].set_section(r.a, r.b, r.classes, r.loss, r.num_classes, r.label, r.boundary_distance)
             self.compare.curvature.set_profile(r.model_name, r.eigenvalues)
         else:
             self.compare.eps_curve.set_curve(r.model_name, r.eps, r.accuracy, xlabel="eps (L-inf)")
@@ -762,10 +763,10 @@ class RobustnessTab(QWidget):
 
     def export_map_csv(self, path: str | Path) -> Path:
         """The region grid: x, y, predicted class, confidence (one row per grid cell)."""
-        probs = self.map.state.probs
-        if probs is None:
+        pred, conf = self.map.state.predicted, self.map.state.confidence
+        if pred is None:
             raise OSError(0, "no decision regions computed yet")
-        h, w, _ = probs.shape
+        h, w = pred.shape
         x0, x1, y0, y1 = self.map.state.extent
         xs, ys = np.linspace(x0, x1, w), np.linspace(y0, y1, h)
         with Path(path).open("w", newline="") as fh:
@@ -773,7 +774,7 @@ class RobustnessTab(QWidget):
             wr.writerow(["x", "y", "predicted_class", "confidence"])
             for i in range(h):
                 for j in range(w):
-                    wr.writerow([f"{xs[j]:.5f}", f"{ys[i]:.5f}", int(probs[i, j].argmax()), f"{probs[i, j].max():.5f}"])
+                    wr.writerow([f"{xs[j]:.5f}", f"{ys[i]:.5f}", int(pred[i, j]), f"{conf[i, j]:.5f}"])
         return Path(path)
 
     # ============================================================== CLI hooks

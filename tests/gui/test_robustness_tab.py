@@ -72,8 +72,8 @@ def moons_run(qapp):
     tab.train_button.click()
     deadline = time.monotonic() + 300
     while not run["finished"] or tab.busy:
-        if run["first"] is None and tab.map.state.probs is not None:
-            run["first"] = tab.map.state.probs.copy()
+        if run["first"] is None and tab.map.state.confidence is not None:
+            run["first"] = (tab.map.state.predicted.copy(), tab.map.state.confidence.copy())
         if time.monotonic() > deadline:
             pytest.fail("training on moons did not finish in 300 s")
         qapp.processEvents()
@@ -89,21 +89,22 @@ def test_training_moons_moves_and_separates_the_region_map(moons_run):
     assert ds is not None and ds.is_2d
     # the map was redrawn many times while training, and it changed
     assert tab.map.region_updates - moons_run["updates_before"] >= 5
-    final = tab.map.state.probs
+    pred_map, conf_map = tab.map.state.predicted, tab.map.state.confidence
     assert moons_run["first"] is not None
-    assert np.abs(final - moons_run["first"]).max() > 0.2
+    first_pred, first_conf = moons_run["first"]
+    assert (first_pred != pred_map).mean() > 0.05 or np.abs(first_conf - conf_map).max() > 0.2
     # the map's class at the test points separates the classes
     pred = tab.map.predicted_class_at(ds.x_test.numpy())
     acc = float((pred == ds.y_test.numpy()).mean())
     assert acc > 0.9, acc
     # each class owns a real part of the picture
-    share = np.bincount(final.argmax(axis=2).ravel(), minlength=2) / final[..., 0].size
+    share = np.bincount(pred_map.ravel(), minlength=2) / pred_map.size
     assert share.min() > 0.2, share
     # overlay: level-set samples on the decision boundary, where the map changes class
     b = tab.map.state.boundary
     assert b is not None and len(b) > 10
-    probs_at_b = final[tuple(np.array([_cell(tab, p) for p in b]).T)]
-    assert np.median(probs_at_b.max(axis=1)) < 0.8  # near the boundary the map is pale (uncertain)
+    conf_at_b = conf_map[tuple(np.array([_cell(tab, p) for p in b]).T)]
+    assert np.median(conf_at_b) < 0.8  # on the boundary the map is pale (uncertain)
     # the live curves show test accuracy per epoch
     header, rows = tab.curves.table()
     assert "test_acc" in header and len(rows) == 15
@@ -115,9 +116,9 @@ def test_click_point_shows_adversarial_within_eps(qtbot, tmp_path, moons_run):
     ds = tab.lab.dataset
     tab.set_eps(0.15)
     x_test, y_test = ds.x_test.numpy(), ds.y_test.numpy()
-    probs = tab.map.state.probs
+    conf_map = tab.map.state.confidence
     # the correctly classified test point with the least confident map colour: near the boundary
-    conf = np.array([probs[tuple(_cell(tab, p))].max() for p in x_test])
+    conf = np.array([conf_map[tuple(_cell(tab, p))] for p in x_test])
     correct = tab.map.predicted_class_at(x_test) == y_test
     idx = int(np.where(correct)[0][np.argmin(conf[correct])])
     pos = tab.map.pixel_of("test", idx)
@@ -139,12 +140,12 @@ def test_click_point_shows_adversarial_within_eps(qtbot, tmp_path, moons_run):
     png, csv_path = tab.export_map_png(tmp_path / "map.png"), tab.export_map_csv(tmp_path / "map.csv")
     img = QImage(str(png))
     assert img.width() > 300 and _distinct_colors(img) > 50
-    assert len(csv_path.read_text().splitlines()) == probs.shape[0] * probs.shape[1] + 1
+    assert len(csv_path.read_text().splitlines()) == conf_map.size + 1
     wait_for(qtbot, lambda: not tab.busy, 60, "the analysis")
 
 
 def _cell(tab: RobustnessTab, p: np.ndarray) -> tuple[int, int]:
-    h, w, _ = tab.map.state.probs.shape
+    h, w = tab.map.state.predicted.shape
     x0, x1, y0, y1 = tab.map.state.extent
     return (int(round((p[1] - y0) / (y1 - y0) * (h - 1))), int(round((p[0] - x0) / (x1 - x0) * (w - 1))))
 
@@ -215,7 +216,7 @@ def test_save_load_round_trip(qtbot, tmp_path, moons_run):
     state = json.loads(path.read_text())
     assert state["settings"]["seed"] == 7 and state["settings"]["train"]["epochs"] == 15
     assert (tmp_path / state["checkpoint"]).is_file()
-    probs = tab.map.state.probs.copy()
+    pred_map, conf_map = tab.map.state.predicted.copy(), tab.map.state.confidence.copy()
 
     other = make_tab(qtbot, dataset={"name": "circles"})
     assert other.load_lab(path)
@@ -224,7 +225,8 @@ def test_save_load_round_trip(qtbot, tmp_path, moons_run):
     assert other.seed_spin.value() == 7
     assert other.dataset_panel.values()["name"] == "moons"
     assert other.train_panel.values()["epochs"] == 15
-    np.testing.assert_allclose(other.map.state.probs, probs, atol=1e-5)
+    np.testing.assert_array_equal(other.map.state.predicted, pred_map)
+    np.testing.assert_allclose(other.map.state.confidence, conf_map, atol=1e-5)
     assert len(other.curves.table()[1]) == 15  # the training history came back too
     assert other.train_button.text() == "Continue"  # and training resumes from epoch 15
     assert other.lab.trainer.epoch == 15
@@ -249,7 +251,7 @@ def test_errors_are_dialogs_and_the_tab_keeps_working(qtbot, tmp_path):
     tab.errors.clear()
     tab.train_panel.set_values({"epochs": 2})
     train(qtbot, tab)
-    assert tab.map.state.probs is not None
+    assert tab.map.state.predicted is not None
 
 
 def test_closing_during_training_stops_cleanly(qtbot):

@@ -238,8 +238,8 @@ class CrossSectionPlot(FigurePanel):
         cmap = ListedColormap([CLASS_COLORS[k % len(CLASS_COLORS)] for k in range(d["num_classes"])])
         self.ax_cls.imshow(cls, origin="lower", extent=ext, aspect="auto", cmap=cmap, vmin=-0.5, vmax=d["num_classes"] - 0.5, interpolation="nearest")
         self.ax_cls.plot([0], [0], "k*", ms=9)
-        if d["adv_at"] is not None:
-            self.ax_cls.axvline(d["adv_at"], color="k", ls="--", lw=0.8)
+        if d["adv_at"] is not None and np.isfinite(d["adv_at"]):
+            self.ax_cls.axvline(d["adv_at"], color="k", ls="--", lw=0.8)  # DeepFool's boundary distance
         self.ax_cls.set_xlabel("adversarial direction", fontsize=8)
         self.ax_cls.set_ylabel("random direction", fontsize=8)
         self.ax_cls.set_title("predicted class", fontsize=8)

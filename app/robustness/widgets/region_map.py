@@ -35,7 +35,9 @@ class AttackPath:
 @dataclass
 class MapState:
     extent: tuple[float, float, float, float] = (0.0, 1.0, 0.0, 1.0)  # x0, x1, y0, y1
-    probs: np.ndarray | None = None  # (H, W, C), row i at ys[i] (ascending y)
+    predicted: np.ndarray | None = None  # (H, W) class; row i at the i-th lowest y
+    confidence: np.ndarray | None = None  # (H, W) probability of the predicted class
+    num_classes: int = 2
     x_train: np.ndarray | None = None
     y_train: np.ndarray | None = None
     x_test: np.ndarray | None = None
@@ -81,12 +83,13 @@ class RegionMap(QWidget):
         s.paths, s.selected, s.note = [], None, ""
         self.update()
 
-    def set_region(self, probs: np.ndarray, extent: tuple[float, float, float, float] | None = None) -> None:
-        """New class probabilities on the grid (H, W, C); row 0 is the lowest y."""
-        self.state.probs = probs
+    def set_region(self, predicted: np.ndarray, confidence: np.ndarray, num_classes: int,
+                   extent: tuple[float, float, float, float] | None = None) -> None:
+        """A new region grid: predicted class and its probability (H, W); row 0 is the lowest y."""
+        self.state.predicted, self.state.confidence, self.state.num_classes = predicted, confidence, int(num_classes)
         if extent is not None:
             self.state.extent = tuple(float(v) for v in extent)  # type: ignore[assignment]
-        self._region_img = rgb_to_qimage(region_rgb(probs)[::-1])
+        self._region_img = rgb_to_qimage(region_rgb(predicted, confidence, num_classes)[::-1])
         self._new_region = True
         self.region_updates += 1
         self.update()
@@ -116,15 +119,15 @@ class RegionMap(QWidget):
     # -------------------------------------------------------------- queries
     def predicted_class_at(self, points: np.ndarray) -> np.ndarray:
         """The class the map shows at each data-space point (nearest grid cell)."""
-        probs = self.state.probs
-        if probs is None:
+        pred = self.state.predicted
+        if pred is None:
             raise RuntimeError("no region computed yet")
-        h, w, _ = probs.shape
+        h, w = pred.shape
         x0, x1, y0, y1 = self.state.extent
         pts = np.asarray(points, dtype=np.float64)
         j = np.clip(np.round((pts[:, 0] - x0) / (x1 - x0) * (w - 1)).astype(int), 0, w - 1)
         i = np.clip(np.round((pts[:, 1] - y0) / (y1 - y0) * (h - 1)).astype(int), 0, h - 1)
-        return probs[i, j].argmax(axis=1)
+        return pred[i, j]
 
     def frame_rate(self, window_s: float = 2.0) -> float:
         """New region images painted per second over the last ``window_s`` seconds."""
