@@ -65,6 +65,10 @@ from core.robust.models import ModelConfig
 from core.robust.training import TrainConfig
 
 GALLERY_SIZE = 60
+# Starting values of the lab's training settings (the CLI's defaults suit long runs; here a
+# 2D set should separate within seconds, as in TensorFlow Playground). Same descriptions,
+# same validation: only the values the panel starts with differ.
+INTERACTIVE_TRAINING = {"epochs": 20, "batch_size": 64, "lr": 0.01}
 EPS_STEPS = 100  # slider positions
 EPS_MAX = 0.5
 PGD_COLOR = QColor("#d62728")
@@ -137,7 +141,7 @@ class RobustnessTab(QWidget):
 
         self.dataset_panel = ParamsPanel(DatasetConfig, exclude=("seed",))
         self.model_panel = ParamsPanel(ModelConfig)
-        self.train_panel = ParamsPanel(TrainConfig, exclude=("seed",))
+        self.train_panel = ParamsPanel(TrainConfig, exclude=("seed",), values=INTERACTIVE_TRAINING)
         for title, panel in (("Dataset", self.dataset_panel), ("Model", self.model_panel), ("Training", self.train_panel)):
             box = QGroupBox(title)
             bl = QVBoxLayout(box)
@@ -220,7 +224,9 @@ class RobustnessTab(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(left)
-        scroll.setMinimumWidth(330)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        left.setMinimumWidth(360)
+        scroll.setMinimumWidth(385)
 
         # ---- right: views
         self.views = QTabWidget()
@@ -294,7 +300,7 @@ class RobustnessTab(QWidget):
         split.addWidget(scroll)
         split.addWidget(self.views)
         split.setStretchFactor(1, 1)
-        split.setSizes([340, 900])
+        split.setSizes([395, 900])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(split)
@@ -430,16 +436,21 @@ class RobustnessTab(QWidget):
             if ev.total:
                 self.progress.setRange(0, int(ev.total))
                 self.progress.setValue(int(ev.step))
-            if ev.metrics:
-                text = ", ".join(f"{k.replace('_', ' ')} {v:.3f}" for k, v in ev.metrics.items())
-                rem = f"  ~{ev.remaining:.0f} s left" if ev.remaining else ""
-                self.metrics_label.setText(f"{ev.message or 'step ' + str(ev.step)}: {text}{rem}")
-                if any(k in ev.metrics for k in ("test_acc", "test_accuracy", "test_loss")):
-                    epoch = ev.metrics.get("epoch", ev.step)
-                    self.curves.add(epoch, {k: v for k, v in ev.metrics.items() if k not in ("epoch", "train_time")})
+            m = ev.metrics
+            if m and "test_acc" in m:  # end of an epoch: the live train/test loss and accuracy
+                self.metrics_label.setText(
+                    f"{ev.message}\ntrain: loss {m.get('train_loss', float('nan')):.3f}, accuracy {m.get('train_acc', float('nan')):.1%}"
+                    f"\ntest: loss {m.get('test_loss', float('nan')):.3f}, accuracy {m['test_acc']:.1%}")
+                self.curves.add(m.get("epoch", ev.step), {k: v for k, v in m.items() if k not in ("epoch", "train_time")})
+            elif m:
+                rem = f", ~{ev.remaining:.0f} s left" if ev.remaining else ""
+                lines = self.metrics_label.text().split("\n")
+                head = f"epoch {m.get('epoch', 0):.2f}: batch loss {m.get('batch_loss', float('nan')):.3f}{rem}"
+                self.metrics_label.setText("\n".join([head, *lines[1:3]]))
         elif isinstance(ev, Finished):
             self.progress.setValue(self.progress.maximum())
-            self.metrics_label.setText(self.metrics_label.text().replace("training…", "") + f"  (done in {ev.elapsed:.1f} s)")
+            lines = self.metrics_label.text().split("\n")
+            self.metrics_label.setText("\n".join([f"trained {self.lab.epochs_done} epochs (this run {ev.elapsed:.1f} s)", *lines[1:3]]))
 
     def _on_train_done(self) -> None:
         self._update_buttons()
@@ -468,7 +479,9 @@ class RobustnessTab(QWidget):
     # ============================================================== 2D overlays
     def _overlay_job(self, model: Any, tok) -> dict:
         out: dict[str, Any] = {"region": self.lab.region_snapshot(model, -1, 0.0)}
-        out["boundary"] = self.lab.boundary_samples(model, self.eps if self.eps > 0 else 0.05)
+        # search radius of the boundary sampler: wide enough to reach the boundary from most points
+        radius = max(self.eps, getattr(self.lab.settings.train, "eps", 0.0), 0.1)
+        out["boundary"] = self.lab.boundary_samples(model, radius)
         tok.raise_if_cancelled()
         out["patterns"] = self.lab.activation_patterns(model)
         return out
