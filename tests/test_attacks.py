@@ -230,3 +230,22 @@ def test_registry_and_bad_input(digits):
     res = deepfool(model, x[:30])
     expected = (predict(model, x[:30]) == y[:30]) & ~(res.fooled & (res.norms <= 0.3))
     assert torch.equal(robust, expected)
+
+
+def test_attacks_run_on_a_user_torch_export_program(tmp_path):
+    """A loaded .pt2 refuses train()/eval(); every attack must still run on it."""
+    from core.robust.models import load_user_model
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)).eval()
+    x = torch.rand(6, 1, 8, 8)
+    prog = torch.export.export(net, (x,), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    torch.export.save(prog, str(tmp_path / "m.pt2"))
+    model = load_user_model(tmp_path / "m.pt2", (1, 8, 8), 10)
+    y = predict(model, x)
+    assert accuracy(model, pgd(model, x, y, 0.2, steps=5), y) < 1.0
+    res = deepfool(model, x)
+    assert bool(res.fooled.all())
+    torch.testing.assert_close(res.norms, deepfool(net, x).norms)
+    aa = autoattack(model, x, y, 0.2, components=("apgd-ce",), steps=5)
+    assert aa.components == ("APGD-CE (Linf, 5 steps, 1 restart)",)

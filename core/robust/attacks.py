@@ -39,14 +39,24 @@ Loss = Literal["ce", "margin"]
 @contextlib.contextmanager
 def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     """Run ``model`` in eval mode (batch norm / dropout frozen) and restore its mode."""
-    was_training = getattr(model, "training", False)
-    if hasattr(model, "eval"):
-        model.eval()
+    was_training = bool(getattr(model, "training", False))
+    _set_mode(model, False)
     try:
         yield model
     finally:
         if was_training:
-            model.train()
+            _set_mode(model, True)
+
+
+def _set_mode(model: nn.Module, training: bool) -> None:
+    # a torch.export program's module refuses train()/eval(): it is frozen in eval already
+    fn = getattr(model, "train", None)
+    if fn is None:
+        return
+    try:
+        fn(training)
+    except (NotImplementedError, RuntimeError):
+        pass
 
 
 def _check_eps(eps: float, name: str = "eps") -> float:
@@ -380,22 +390,29 @@ AUTOATTACK_TARGETS = 9  # reference number of target classes of APGD-T and FAB-T
 SQUARE_QUERIES = 5000  # reference query budget of Square
 
 
-class _As4D(nn.Module):
-    """Presents a classifier of (N, ...) inputs to torchattacks as one of (N, 1, 1, d)."""
+class _Presented(nn.Module):
+    """The classifier as torchattacks wants it: an nn.Module of (N, C, H, W) inputs.
 
-    def __init__(self, model: nn.Module, shape: tuple[int, ...]):
+    Inputs of other shapes travel as (N, 1, 1, d) and are reshaped back. The wrapped
+    model is held outside the module tree, so torchattacks' own eval()/train() calls
+    do not reach it (a torch.export program refuses them; ``eval_mode`` already set
+    the mode), and a zero-size parameter tells torchattacks the device.
+    """
+
+    def __init__(self, model: Callable[[torch.Tensor], torch.Tensor], shape: tuple[int, ...], device: torch.device):
         super().__init__()
-        self.model = model
+        self._inner = (model,)
         self.shape = shape
+        self.device_anchor = nn.Parameter(torch.zeros(0, device=device), requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x.reshape(x.shape[0], *self.shape))
+        return self._inner[0](x.reshape(x.shape[0], *self.shape))
 
 
 @contextlib.contextmanager
 def _frozen_parameters(model: nn.Module) -> Iterator[None]:
     """torchattacks' FAB calls .backward(): keep it from touching parameter gradients."""
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = [p for p in model.parameters() if p.requires_grad] if hasattr(model, "parameters") else []
     for p in params:
         p.requires_grad_(False)
     try:
@@ -456,7 +473,7 @@ def autoattack(
     eps = _check_eps(eps) if norm == "Linf" else _check_l2(eps, x)
     x0 = x.detach()
     shape = tuple(x0.shape[1:])
-    net: nn.Module = model if x0.dim() == 4 else _As4D(model, shape)
+    net = _Presented(model, shape, x0.device)
     x4 = x0 if x0.dim() == 4 else x0.reshape(x0.shape[0], 1, 1, -1)
     with eval_mode(model), torch.no_grad():
         logits = model(x0[:1]) if x0.shape[0] else None
