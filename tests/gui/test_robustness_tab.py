@@ -232,6 +232,22 @@ def test_save_load_round_trip(qtbot, tmp_path, moons_run):
     assert other.lab.trainer.epoch == 15
 
 
+def test_users_exported_model_on_a_chosen_dataset(qtbot, tmp_path, moons_run):
+    from core.robust.export import export_classifier
+
+    trained = moons_run["tab"]
+    path = export_classifier(trained.lab.snapshot_model(), (2,), tmp_path / "my_model.pt2")
+    tab = make_tab(qtbot)
+    assert tab.load_user_model(path)
+    wait_for(qtbot, lambda: not tab.busy, 120, "the user model's pictures")
+    assert not tab.errors, tab.errors
+    assert "my_model.pt2" in tab.model_source_label.text()
+    assert not tab.train_button.isEnabled()  # a user's program is analyzed, not trained
+    # the same classifier gives the same regions
+    np.testing.assert_array_equal(tab.map.state.predicted, trained.map.state.predicted)
+    assert len(tab.eps_plot.curves) == 1
+
+
 def test_errors_are_dialogs_and_the_tab_keeps_working(qtbot, tmp_path):
     tab = make_tab(qtbot)
     tab.error_handler = tab.show_error  # the real dialog this time
