@@ -99,7 +99,7 @@ class AdversarialView(QWidget):
             grid.addWidget(img, 0, col, Qt.AlignmentFlag.AlignCenter)
             grid.addWidget(cap, 1, col)
             self.labels[key], self.captions[key] = img, cap
-        self.probs = FigurePanel("Class probabilities", figsize=(4.5, 1.9))
+        self.probs = FigurePanel("Class probabilities", figsize=(4.5, 1.9), margins={"left": 0.08, "bottom": 0.15})
         self.ax = self.probs.figure.add_subplot(111)
         lay = QVBoxLayout(self)
         lay.addLayout(grid)

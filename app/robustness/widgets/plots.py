@@ -24,10 +24,15 @@ MODEL_STYLES = ("-", "--", ":", "-.")
 class FigurePanel(QWidget):
     """A matplotlib canvas with 'PNG' and 'CSV' export buttons."""
 
-    def __init__(self, title: str, parent: QWidget | None = None, figsize=(4.0, 3.0)):
+    def __init__(self, title: str, parent: QWidget | None = None, figsize=(4.0, 3.0),
+                 margins: dict | None = None):
         super().__init__(parent)
         self.title = title
-        self.figure = Figure(figsize=figsize, layout="constrained")
+        # Fixed margins, not constrained layout: a layout pass costs more than the drawing
+        # itself, and these figures redraw while a model trains.
+        self.figure = Figure(figsize=figsize)
+        self.figure.subplots_adjust(**{"left": 0.16, "right": 0.97, "bottom": 0.17, "top": 0.95, **(margins or {})})
+        self._dirty = False
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setMinimumSize(200, 150)
         self._header: list[str] = []
@@ -85,14 +90,26 @@ class FigurePanel(QWidget):
             self.export_csv(path)
 
     def redraw(self) -> None:
-        self.canvas.draw_idle()
+        """Draw now if shown; a hidden figure is drawn when it is shown (drawing is the
+        expensive part, and hidden figures change often while a model trains)."""
+        if self.canvas.isVisible():
+            self.canvas.draw_idle()
+        else:
+            self._dirty = True
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if self._dirty:
+            self._dirty = False
+            self.canvas.draw_idle()
 
 
 class TrainingCurves(FigurePanel):
     """Live train/test loss and accuracy against the epoch."""
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__("Training curves", parent, figsize=(3.2, 2.4))
+        super().__init__("Training curves", parent, figsize=(3.2, 2.4),
+                         margins={"left": 0.2, "bottom": 0.15, "top": 0.97, "hspace": 0.12})
         self.ax_loss = self.figure.add_subplot(211)
         self.ax_acc = self.figure.add_subplot(212, sharex=self.ax_loss)
         self.reset()
@@ -119,6 +136,7 @@ class TrainingCurves(FigurePanel):
             ax = self.ax_acc if "acc" in k else self.ax_loss if "loss" in k else None
             if ax is not None:
                 ax.plot(self.steps, v, label=k.replace("_", " "), lw=1.4)
+        self.ax_loss.tick_params(labelbottom=False)
         for ax in (self.ax_loss, self.ax_acc):
             ax.tick_params(labelsize=7)
             if ax.lines:
@@ -209,10 +227,12 @@ class CrossSectionPlot(FigurePanel):
     direction, next to the loss surface over the same plane."""
 
     def __init__(self, title: str = "Cross-section", parent: QWidget | None = None, with_loss: bool = True):
-        super().__init__(title, parent, figsize=(5.0, 2.6))
+        super().__init__(title, parent, figsize=(5.0, 2.6),
+                         margins={"left": 0.1, "right": 0.89, "bottom": 0.17, "top": 0.9, "wspace": 0.3})
         self.with_loss = with_loss
         self.ax_cls = self.figure.add_subplot(121 if with_loss else 111)
         self.ax_loss = self.figure.add_subplot(122) if with_loss else None
+        self.cax = self.figure.add_axes((0.91, 0.17, 0.015, 0.73)) if with_loss else None
         self.data: dict | None = None
         self._draw()
 
@@ -244,6 +264,7 @@ class CrossSectionPlot(FigurePanel):
         self.ax_cls.set_ylabel("random direction", fontsize=8)
         self.ax_cls.set_title("predicted class", fontsize=8)
         self.ax_cls.tick_params(labelsize=7)
+        self.ax_cls.locator_params(nbins=5)
         if self.ax_loss is not None and d["loss"] is not None:
             im = self.ax_loss.imshow(d["loss"], origin="lower", extent=ext, aspect="auto", cmap="viridis")
             self.ax_loss.contour(a, b, d["loss"], levels=8, colors="white", linewidths=0.5)
@@ -251,15 +272,10 @@ class CrossSectionPlot(FigurePanel):
             self.ax_loss.set_title("loss", fontsize=8)
             self.ax_loss.set_xlabel("adversarial direction", fontsize=8)
             self.ax_loss.tick_params(labelsize=7)
-            if not hasattr(self, "_cbar"):
-                self._cbar = None
-            if self._cbar is not None:
-                try:
-                    self._cbar.remove()
-                except Exception:
-                    pass
-            self._cbar = self.figure.colorbar(im, ax=self.ax_loss, fraction=0.05)
-            self._cbar.ax.tick_params(labelsize=6)
+            self.ax_loss.locator_params(nbins=5)
+            self.cax.clear()
+            cbar = self.figure.colorbar(im, cax=self.cax)
+            cbar.ax.tick_params(labelsize=6)
         rows = []
         loss = d["loss"]
         for i, bv in enumerate(b):
