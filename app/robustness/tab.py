@@ -53,7 +53,8 @@ from app.robustness.lab import (
     RegionSnapshot,
 )
 from app.robustness.widgets.images import AdversarialView, Gallery
-from app.robustness.widgets.plots import CrossSectionPlot, CurvaturePlot, EpsCurvePlot, TrainingCurves
+from app.robustness.widgets.live_curves import LiveCurves
+from app.robustness.widgets.plots import CrossSectionPlot, CurvaturePlot, EpsCurvePlot
 from app.robustness.widgets.region_map import AttackPath, RegionMap
 from app.robustness.workers import JobRunner, single_result
 from app.widgets.params_panel import ParamsPanel
@@ -189,7 +190,7 @@ class RobustnessTab(QWidget):
         self.metrics_label = QLabel("not trained")
         self.metrics_label.setWordWrap(True)
         lv.addWidget(self.metrics_label)
-        self.curves = TrainingCurves()
+        self.curves = LiveCurves()
         self.curves.setMinimumHeight(230)
         lv.addWidget(self.curves)
 

@@ -104,49 +104,6 @@ class FigurePanel(QWidget):
             self.canvas.draw_idle()
 
 
-class TrainingCurves(FigurePanel):
-    """Live train/test loss and accuracy against the epoch."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__("Training curves", parent, figsize=(3.2, 2.4),
-                         margins={"left": 0.2, "bottom": 0.15, "top": 0.97, "hspace": 0.12})
-        self.ax_loss = self.figure.add_subplot(211)
-        self.ax_acc = self.figure.add_subplot(212, sharex=self.ax_loss)
-        self.reset()
-
-    def reset(self) -> None:
-        self.history: dict[str, list[float]] = {}
-        self.steps: list[float] = []
-        self._draw()
-
-    def add(self, step: float, metrics: dict[str, float]) -> None:
-        self.steps.append(float(step))
-        for k in set(self.history) | set(metrics):
-            self.history.setdefault(k, [float("nan")] * (len(self.steps) - 1))
-            self.history[k].append(float(metrics.get(k, float("nan"))))
-        self._draw()
-
-    def _draw(self) -> None:
-        for ax in (self.ax_loss, self.ax_acc):
-            ax.clear()
-        self.ax_loss.set_ylabel("loss", fontsize=8)
-        self.ax_acc.set_ylabel("accuracy", fontsize=8)
-        self.ax_acc.set_xlabel("epoch", fontsize=8)
-        for k, v in sorted(self.history.items()):
-            ax = self.ax_acc if "acc" in k else self.ax_loss if "loss" in k else None
-            if ax is not None:
-                ax.plot(self.steps, v, label=k.replace("_", " "), lw=1.4)
-        self.ax_loss.tick_params(labelbottom=False)
-        for ax in (self.ax_loss, self.ax_acc):
-            ax.tick_params(labelsize=7)
-            if ax.lines:
-                ax.legend(fontsize=7, loc="best")
-        self.ax_acc.set_ylim(-0.02, 1.02)
-        keys = sorted(self.history)
-        self.set_table(["epoch", *keys], [[s, *[self.history[k][i] for k in keys]] for i, s in enumerate(self.steps)])
-        self.redraw()
-
-
 class EpsCurvePlot(FigurePanel):
     """Robust accuracy against epsilon, one curve per (model, attack)."""
 

@@ -68,6 +68,8 @@ class RegionMap(QWidget):
         self.show_eps_balls = False
         self.show_linear_regions = False
         self._region_img: QImage | None = None
+        self._layer: QImage | None = None  # cached points and overlays
+        self._layer_key: tuple | None = None
         self._pattern_img: QImage | None = None
         self._new_region = False
         self._frames: deque[float] = deque(maxlen=400)
@@ -208,6 +210,27 @@ class RegionMap(QWidget):
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRect(r)
 
+        # The points and overlays do not change while the model trains: they are drawn
+        # once into a cached layer and only blitted with each new region image.
+        key = (self.width(), self.height(), id(s.x_train), id(s.x_test), id(s.boundary), s.eps, s.eps_norm, s.extent,
+               self.show_train, self.show_test, self.show_boundary, self.show_eps_balls)
+        if self._layer is None or self._layer_key != key:
+            self._layer = self._render_layer()
+            self._layer_key = key
+        p.drawImage(0, 0, self._layer)
+        self._draw_paths(p)
+        p.end()
+
+    def _render_layer(self) -> QImage:
+        """Eps-balls, training and test points and boundary samples on a transparent image."""
+        dpr = self.devicePixelRatioF()
+        img = QImage(round(self.width() * dpr), round(self.height() * dpr), QImage.Format.Format_ARGB32_Premultiplied)
+        img.setDevicePixelRatio(dpr)
+        img.fill(Qt.GlobalColor.transparent)
+        p = QPainter(img)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        r = self._plot_rect()
+        s = self.state
         if self.show_eps_balls and s.x_train is not None and s.eps > 0:
             x0, x1, _, _ = s.extent
             rad = s.eps / (x1 - x0) * r.width()
@@ -229,8 +252,8 @@ class RegionMap(QWidget):
             p.setBrush(QColor(20, 20, 20, 200))
             for px, py in self.to_pixel(s.boundary):
                 p.drawEllipse(QPointF(px, py), 1.6, 1.6)
-        self._draw_paths(p)
         p.end()
+        return img
 
     def _draw_points(self, p: QPainter, pts, labels, radius: float, hollow: bool) -> None:
         pix = self.to_pixel(pts)
