@@ -69,7 +69,7 @@ GALLERY_SIZE = 60
 # Starting values of the lab's training settings (the CLI's defaults suit long runs; here a
 # 2D set should separate within seconds, as in TensorFlow Playground). Same descriptions,
 # same validation: only the values the panel starts with differ.
-INTERACTIVE_TRAINING = {"epochs": 20, "batch_size": 64, "lr": 0.01}
+INTERACTIVE_TRAINING = {"epochs": 10, "batch_size": 64, "lr": 0.02}
 EPS_STEPS = 100  # slider positions
 EPS_MAX = 0.5
 PGD_COLOR = QColor("#d62728")
@@ -97,6 +97,9 @@ class RobustnessTab(QWidget):
         # Inside the main window errors go through its handler (dialog, or exit 2 with --quit).
         parent_handler = getattr(parent, "error_handler", None)
         self.error_handler = (lambda m: parent.error_handler(m)) if callable(parent_handler) else self.show_error
+        status_bar = getattr(parent, "statusBar", None)
+        if callable(status_bar):  # inside the main window: short messages go to its status bar
+            self.statusMessage.connect(lambda m: status_bar().showMessage(m, 8000))
         self.runners: dict[str, JobRunner] = {}
         for name in ("train", "attack", "overlay", "analysis", "curve", "compare", "gallery"):
             r = JobRunner(name, self)
