@@ -13,6 +13,7 @@ import inspect
 import sys
 import time
 import traceback
+import warnings
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
@@ -197,11 +198,13 @@ class JobRunner(QObject):
             ok = t.wait(left) and ok
         for t in list(self._jobs):
             if t.isRunning():  # still inside a step that cannot be interrupted
-                for sig in (t.progress, t.snapshot, t.event, t.result, t.failed, t.cancelled, t.fraction):
-                    try:
-                        sig.disconnect()
-                    except (RuntimeError, TypeError):
-                        pass
+                with warnings.catch_warnings():  # PySide warns for signals without receivers
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    for sig in (t.progress, t.snapshot, t.event, t.result, t.failed, t.cancelled, t.fraction):
+                        try:
+                            sig.disconnect()
+                        except (RuntimeError, TypeError):
+                            pass
                 t.setParent(None)
                 _ORPHANS.append(t)
                 self._jobs.remove(t)
