@@ -10,6 +10,8 @@ flood the GUI event queue. Cancellation is cooperative through a ``CancelToken``
 from __future__ import annotations
 
 import inspect
+import os
+import threading
 import sys
 import time
 import traceback
@@ -35,6 +37,22 @@ def user_message(exc: BaseException) -> str:
     if isinstance(exc, MemoryError):
         return "out of memory (try a smaller scan, resolution or batch)"
     return f"internal error: {type(exc).__name__}: {exc}"
+
+
+# Workers run a few nice levels below the GUI thread so that, when CPU cores are
+# scarce, the scheduler prefers the thread that draws the window (Linux: per-thread
+# nice values; threads the job starts, such as torch's, inherit it).
+WORKER_NICENESS = 5
+
+
+def _lower_this_threads_priority(delta: int) -> None:
+    if not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + delta))
+    except OSError:
+        pass
 
 
 class JobToken(CancelToken):
@@ -83,6 +101,7 @@ class JobThread(QThread):
         self.token.cancel()
 
     def run(self) -> None:  # runs in the worker thread
+        _lower_this_threads_priority(WORKER_NICENESS)
         try:
             out = self.job(self.token)
             if inspect.isgenerator(out):
