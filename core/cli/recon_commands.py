@@ -39,6 +39,8 @@ def _config(args: argparse.Namespace):
     cfg = config_from_args(ReconstructionConfig, args, method=args.method if args.method != "poisson" else None)
     if args.iterations is not None and args.time_budget is None:
         cfg = cfg.with_values(time_budget=None)  # --iterations alone: no time limit
+    if args.snapshot_interval is None:
+        cfg = cfg.with_values(snapshot_interval=0.0)  # nobody sees previews on a terminal
     return cfg
 
 
