@@ -31,7 +31,9 @@ from core.scan import NormalizingTransform
 #: Largest grid accepted: memory is about 20 bytes per grid node (512^3: ~2.7 GB).
 MAX_RESOLUTION = 512
 #: The coarsest level has about this many cells per axis.
-COARSE_CELLS = 32
+COARSE_CELLS = 16
+#: Margin factor (times the Lipschitz bound) of the last refinement decision.
+LAST_LEVEL_FACTOR = 0.5
 
 # Corner offsets of a unit cell, in (i, j, k) index order.
 _CORNERS = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)], dtype=np.int64)
@@ -250,7 +252,7 @@ def _refine_coarse_to_fine(values: np.ndarray, known: np.ndarray, evaluate: _Eva
         # Lipschitz bound over half the cell diagonal. The last decision (which cells get
         # unit resolution) uses the bound itself: the verification pass that follows
         # extends every surface found to all of its cells.
-        factor = safety if s > 2 else min(safety, 1.0)
+        factor = safety if s > 2 else min(safety, LAST_LEVEL_FACTOR)
         margin = factor * lipschitz * math.sqrt(3.0) * s * h / 2.0
         cmin, cmax = corner_vals.min(axis=1), corner_vals.max(axis=1)
         active = ((cmin <= 0) & (cmax > 0)) | (np.minimum(np.abs(cmin), np.abs(cmax)) <= margin)
