@@ -188,6 +188,8 @@ def pgd(
                 else:
                     xa = xa + alpha * g / _per_sample(_flat_norm(g).clamp_min(1e-12), g)
                 xa = (x0 + _project(xa - x0, eps, norm)).clamp(0.0, 1.0)
+            if restarts == 1:  # nothing to choose between: skip the extra forward pass
+                return xa
             with torch.no_grad():
                 logits = model(xa)
                 cur_loss = _attack_loss(logits, y, loss)

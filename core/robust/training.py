@@ -41,6 +41,9 @@ class TrainConfig:
     lr: float = param(1e-3, "Learning rate", "Adam step size", minimum=1e-7, maximum=10.0)
     eps: float = param(0.1, "Epsilon", "attack radius for fgsm, pgd and trades training", minimum=0.0,
                        maximum=1.0, unit="input units")
+    eps_warmup: float = param(0.0, "Epsilon warm-up", "epochs over which eps grows linearly from 0 (adversarial "
+                              "training at large eps, e.g. MNIST 0.3 with an MLP, can collapse without it)",
+                              minimum=0.0, maximum=10_000.0, advanced=True, unit="epochs")
     norm: str = param("linf", "Norm", "norm of the attack ball and of boundary distances", choices=NORM_CHOICES,
                       advanced=True)
     pgd_steps: int = param(10, "PGD steps", "attack steps per batch (pgd, trades)", minimum=1, maximum=1000,
@@ -204,7 +207,9 @@ class RobustTrainer:
                 self.model.train()
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(_seed_of(c.seed, e, b, 2))
-                    out = self.loss_fn(Batch(self.model, x, y, c, (e * per_epoch + b) / planned))
+                    done_epochs = e + b / per_epoch
+                    eps = c.eps if c.eps_warmup <= 0 else c.eps * min(1.0, done_epochs / c.eps_warmup)
+                    out = self.loss_fn(Batch(self.model, x, y, c, (e * per_epoch + b) / planned, eps))
                     self.optimizer.zero_grad(set_to_none=True)
                     out.loss.backward()
                     self.optimizer.step()
@@ -219,6 +224,8 @@ class RobustTrainer:
                 done += 1
                 elapsed = time.perf_counter() - start
                 metrics = {"epoch": e + self._pos.batch / per_epoch, "batch_loss": loss, "batch_acc": acc}
+                if c.method in ("fgsm", "pgd", "trades"):
+                    metrics["eps"] = eps
                 metrics.update(out.metrics)
                 yield Progress(step=done, total=total, elapsed=elapsed, metrics=metrics,
                                remaining=elapsed / done * (total - done), message="batch")
