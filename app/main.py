@@ -120,6 +120,9 @@ def run_gui(options: GuiOptions) -> int:
     elif options.quit:
         auto.finish()
     rc = app.exec()
+    if window.isVisible():
+        window.close()  # stops its jobs, remembers the geometry
+    window.deleteLater()
     from app.workers import wait_for_orphans
 
     wait_for_orphans()

@@ -441,7 +441,9 @@ class ReconstructTab(QWidget):
             source.visible = False
             self.view.set_visible(source.name, False)
             self.layers_panel.refresh(source)
-            self.layers[self.active_scan_name].info["report"] = report.summary()
+            cleaned_layer = self.layers[self.active_scan_name]
+            cleaned_layer.info["report"] = "Cleaning:\n" + report.summary()
+            self.layers_panel.refresh(cleaned_layer)
             self.status_message.emit(f"Cleaned: {report.input_points:,} -> {report.output_points:,} points")
 
         return self._start("clean", job, on_result=done)

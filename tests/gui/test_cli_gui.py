@@ -40,18 +40,18 @@ def test_gui_reconstruct_screenshot_quit_exits_zero_with_png(tmp_path, gui_env):
     assert (np.abs(pix.astype(int) - np.array([38, 41, 48])).max(axis=2) < 8).mean() > 0.1
 
 
-def test_gui_quit_reports_a_broken_scan_with_exit_2(tmp_path, gui_env):
+def test_gui_quit_reports_a_broken_scan_with_exit_2(qapp, tmp_path, capsys, monkeypatch):
+    """The --quit path in this process: an error is one line on stderr and exit code 2."""
+    from core.cli import main
+
     bad = tmp_path / "empty.ply"
     bad.write_bytes(b"")
-    env = dict(gui_env, LEVELSET_STUDIO_SETTINGS=str(tmp_path / "settings.ini"))
-    out = subprocess.run(
-        [sys.executable, "-m", "core.cli", "gui", str(bad), "--quit"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
-    )
-    assert out.returncode == 2
-    lines = out.stderr.strip().splitlines()
+    monkeypatch.setenv("LEVELSET_STUDIO_SETTINGS", str(tmp_path / "settings.ini"))
+    assert main(["gui", str(bad), "--quit"]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
     assert lines[-1].startswith("levelset: error: ") and "empty.ply" in lines[-1]
-    assert "Traceback" not in out.stderr
+    assert "Traceback" not in err
 
 
 def test_gui_rejects_bad_options_before_opening_a_window(capsys):
