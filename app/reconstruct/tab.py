@@ -339,8 +339,10 @@ class ReconstructTab(QWidget):
         if layer.data is None:
             return
         if layer.is_scan:
+            # dense scans as 1-pixel points, so a surface under them stays visible
+            size = 1.0 if len(layer.data) > 20_000 else 2.0
             self.view.set_points(layer.name, layer.data.points, color=layer.color, visible=layer.visible,
-                                 opacity=layer.opacity, **self._scan_colors(layer.data))
+                                 opacity=layer.opacity, point_size=size, **self._scan_colors(layer.data))
         else:
             self.view.set_mesh(layer.name, layer.data.vertices, layer.data.faces, color=layer.color,
                                visible=layer.visible, opacity=layer.opacity)

@@ -152,3 +152,17 @@ def test_a_corrupt_session_is_refused_with_a_message(window, qtbot, tmp_path):
         window.reconstruct_tab.load_session(bad)
     assert "bad.lss" in failed.args[0] and "session" in failed.args[0]
     assert window.errors == [failed.args[0]]
+
+
+def test_a_failed_run_reports_and_leaves_the_tab_usable(window, qtbot, sample_scan):
+    open_sample(window, qtbot, sample_scan)
+    tab = window.reconstruct_tab
+    tab.recon_panel.set_values({"time_budget": None, "iterations": None})  # no budget at all
+    n_layers = len(tab.layers)
+    with qtbot.waitSignal(tab.job_failed, timeout=60_000) as failed:
+        tab.reconstruct_button.click()
+    assert "time_budget" in failed.args[0] and "\n" not in failed.args[0]
+    qtbot.waitUntil(lambda: not tab.training, timeout=5000)
+    assert len(tab.layers) == n_layers  # the empty result layer is gone
+    assert tab.reconstruct_button.isEnabled() and not tab.stop_button.isEnabled()
+    assert window.errors == [failed.args[0]]
