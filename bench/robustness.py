@@ -242,18 +242,25 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=3, help="seeds of the few-shot comparison")
     ap.add_argument("--only", default="", help="comma-separated methods to run (default all)")
     ap.add_argument("--json", default="", help="write all numbers here")
+    ap.add_argument("--no-speed", action="store_true", help="skip the attack-speed comparison")
+    ap.add_argument("--no-margin", action="store_true", help="skip the few-shot max-margin comparison")
+    ap.add_argument("--n-df-speed", type=int, default=100, help="images for the DeepFool speed comparison")
     args = ap.parse_args()
-    tasks = [t for t in TASKS if not args.only or t[1] in args.only.split(",")]
+    only = [w for w in args.only.split(",") if w]
+    tasks = [t for t in TASKS if not only or t[1] in only or f"{t[0]}/{t[1]}" in only]
+    if only:  # run in the order given
+        tasks.sort(key=lambda t: min(i for i, w in enumerate(only) if w in (t[1], f"{t[0]}/{t[1]}")))
     jobs = [("train", (t, args.data_dir, args.scale, args.n_pgd, args.aa_n, args.n_df)) for t in tasks]
-    jobs.sort(key=lambda j: -j[1][0][2])
-    jobs.insert(2, ("speed", (args.data_dir, args.n_pgd, 100)))
-    jobs.append(("margin", (args.data_dir, args.seeds)))
+    if not args.no_speed:
+        jobs.insert(min(2, len(jobs)), ("speed", (args.data_dir, args.n_pgd, args.n_df_speed)))
+    if not args.no_margin:
+        jobs.insert(min(4, len(jobs)), ("margin", (args.data_dir, args.seeds)))
     t0 = time.perf_counter()
     rows, speed, margin = [], None, None
     with mp.get_context("spawn").Pool(args.workers, maxtasksperchild=1) as pool:
         for kind, out in pool.imap_unordered(_run, jobs):
-            print(f"[{time.perf_counter() - t0:6.0f}s] done {kind} {out.get('arch', '')} {out.get('method', '')}",
-                  flush=True)
+            # each result as soon as it exists: a run cut short still leaves its numbers
+            print(f"[{time.perf_counter() - t0:6.0f}s] done {kind}: {json.dumps(out)}", flush=True)
             if kind == "train":
                 rows.append(out)
             elif kind == "speed":
@@ -261,7 +268,7 @@ def main() -> int:
             else:
                 margin = out
     total = time.perf_counter() - t0
-    order = {(a, m): i for i, (a, m, _, _) in enumerate(TASKS)}
+    order = {(a, m): i for i, (a, m, _, _) in enumerate(TASKS)}  # table in the fixed order
     rows.sort(key=lambda r: order[(r["arch"], r["method"])])
     print(f"\n## MNIST, L-inf eps {EPS}: accuracies in % (inputs in [0, 1]); CPU seconds of one thread\n")
     print("| model | method | budget CPU-s | epochs | train CPU-s | clean (10k) | PGD-40 CE | PGD-40 margin "
