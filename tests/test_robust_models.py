@@ -9,6 +9,7 @@ import torch
 
 from core.errors import ConfigError, ModelError
 from core.robust.models import (ModelConfig, build_model, hidden_preactivations, load_user_model,
+                                mlp_preactivation_grad_sqnorms,
                                 mlp_preactivation_gradients)
 
 
@@ -76,3 +77,13 @@ def test_user_models_torchscript_and_export(tmp_path):
         load_user_model(tmp_path / "missing.pt", (2,))
     with pytest.raises(ModelError, match="format"):
         load_user_model(ts.rename(tmp_path / "m.onnx"), (1, 8, 8))
+
+
+def test_hutchinson_estimate_of_hidden_gradient_norms():
+    m = build_model(ModelConfig(width=12, depth=2), (1, 6, 6), 4, seed=3).double()
+    x = torch.rand(3, 1, 6, 6, dtype=torch.float64)
+    _, exact = mlp_preactivation_grad_sqnorms(m, x, 0)
+    _, est = mlp_preactivation_grad_sqnorms(m, x, 20000, generator=torch.Generator().manual_seed(0))
+    for (z0, g0), (z1, g1) in zip(exact, est):
+        assert torch.allclose(z0, z1)
+        assert torch.allclose(g1, g0, rtol=0.05, atol=1e-6)

@@ -71,9 +71,9 @@ def run_train(args: argparse.Namespace) -> int:
     data_config = config_from_args(DatasetConfig, args, seed=train_config.seed)
     model_config = config_from_args(ModelConfig, args)
     dataset = load_dataset(data_config)
-    print(dataset.summary(), file=sys.stderr)
     model = build_model(model_config, dataset.input_shape, dataset.num_classes, seed=train_config.seed)
     trainer = RobustTrainer(model, dataset, train_config)
+    print(dataset.summary(), file=sys.stderr)
 
     def fmt(ev) -> dict[str, str]:
         m = ev.metrics

@@ -30,7 +30,7 @@ from core.errors import ConfigError
 from core.levelset import sample_network
 from core.robust.boundary import project_to_ball, sample_decision_boundary
 from core.robust.margin import decision_margin, margin_function
-from core.robust.models import MLP, mlp_preactivation_gradients
+from core.robust.models import MLP, mlp_preactivation_grad_sqnorms
 
 if TYPE_CHECKING:
     from core.robust.training import TrainConfig
@@ -47,6 +47,7 @@ class Batch:
     y: torch.Tensor
     config: "TrainConfig"
     progress: float  # fraction of the planned training done, in [0, 1] (for ramps)
+    eps: float = 0.0  # attack radius for this batch (config.eps, ramped up during the warm-up)
 
 
 @dataclass
@@ -68,9 +69,9 @@ def register_method(name: str) -> Callable[[MethodLoss], MethodLoss]:
     return deco
 
 
-def pgd_alpha(config: "TrainConfig") -> float:
+def pgd_alpha(config: "TrainConfig", eps: float) -> float:
     """The PGD step: the configured one, or Madry's 2.5 eps / steps."""
-    return config.pgd_alpha if config.pgd_alpha > 0 else 2.5 * config.eps / config.pgd_steps
+    return config.pgd_alpha if config.pgd_alpha > 0 else 2.5 * eps / config.pgd_steps
 
 
 def _adversarial(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: float, steps: int,
@@ -90,11 +91,11 @@ def standard_loss(b: Batch) -> BatchLoss:
 @register_method("fgsm")
 def fgsm_loss(b: Batch) -> BatchLoss:
     c = b.config
-    if c.eps == 0:
+    if b.eps == 0:
         return standard_loss(b)
     with torch.no_grad():
         clean = b.model(b.x)
-    x_adv = _adversarial(b.model, b.x, b.y, c.eps, 1.25 * c.eps, 1, c.norm)
+    x_adv = _adversarial(b.model, b.x, b.y, b.eps, 1.25 * b.eps, 1, c.norm)
     logits = b.model(x_adv)
     return BatchLoss(F.cross_entropy(logits, b.y), clean,
                      {"adv_acc": float((logits.argmax(1) == b.y).float().mean())})
@@ -103,11 +104,11 @@ def fgsm_loss(b: Batch) -> BatchLoss:
 @register_method("pgd")
 def pgd_loss(b: Batch) -> BatchLoss:
     c = b.config
-    if c.eps == 0:
+    if b.eps == 0:
         return standard_loss(b)
     with torch.no_grad():
         clean = b.model(b.x)
-    x_adv = _adversarial(b.model, b.x, b.y, c.eps, pgd_alpha(c), c.pgd_steps, c.norm)
+    x_adv = _adversarial(b.model, b.x, b.y, b.eps, pgd_alpha(c, b.eps), c.pgd_steps, c.norm)
     logits = b.model(x_adv)
     return BatchLoss(F.cross_entropy(logits, b.y), clean,
                      {"adv_acc": float((logits.argmax(1) == b.y).float().mean())})
@@ -145,9 +146,9 @@ def trades_adversary(model: nn.Module, x: torch.Tensor, eps: float, alpha: float
 @register_method("trades")
 def trades_loss(b: Batch) -> BatchLoss:
     c = b.config
-    if c.eps == 0:
+    if b.eps == 0:
         return standard_loss(b)
-    x_adv = trades_adversary(b.model, b.x, c.eps, pgd_alpha(c), c.pgd_steps, c.norm)
+    x_adv = trades_adversary(b.model, b.x, b.eps, pgd_alpha(c, b.eps), c.pgd_steps, c.norm)
     logits = b.model(b.x)
     adv = b.model(x_adv)
     natural = F.cross_entropy(logits, b.y)
@@ -227,13 +228,18 @@ def cure_loss(b: Batch) -> BatchLoss:
     return BatchLoss(loss, logits.detach(), {"curvature": float(reg.detach())})
 
 
+def check_method(model: nn.Module, config: "TrainConfig") -> None:
+    """Refuse a method/model pair that cannot train, before any work is done."""
+    if config.method == "roll" and not isinstance(model, MLP):
+        raise ConfigError("method roll: needs the mlp model (its regularizer reads the MLP's hidden layers)")
+
+
 @register_method("roll")
 def roll_loss(b: Batch) -> BatchLoss:
     c = b.config
-    if not isinstance(b.model, MLP):
-        raise ConfigError("method roll: needs the mlp model (its regularizer reads the MLP's hidden layers)")
-    logits, layers = mlp_preactivation_gradients(b.model, b.x)
-    grad_sq = torch.cat([j.pow(2).sum(dim=2) for _, j in layers], dim=1)  # (N, neurons)
+    check_method(b.model, c)
+    logits, layers = mlp_preactivation_grad_sqnorms(b.model, b.x, c.roll_projections)
+    grad_sq = torch.cat([g for _, g in layers], dim=1)  # (N, neurons)
     near = torch.cat([F.relu(1.0 - z.abs()) for z, _ in layers], dim=1)
     reg = (grad_sq + c.roll_c * near).mean()
     loss = F.cross_entropy(logits, b.y) + c.roll_lambda * reg

@@ -209,6 +209,47 @@ def mlp_preactivation_gradients(model: MLP, x: torch.Tensor) -> tuple[torch.Tens
     return h, out
 
 
+def mlp_preactivation_grad_sqnorms(model: MLP, x: torch.Tensor, projections: int = 0,
+                                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """Logits and, per hidden layer, (z, ||grad_x z_j||^2): pre-activations and their squared gradient norms.
+
+    ``projections`` = 0, or at least the input dimension: exact, from the Jacobians. Otherwise
+    Hutchinson's unbiased estimate ||g||^2 = E (g . v)^2, v ~ N(0, I), with that many random
+    directions pushed forward through the network (K forward passes instead of a
+    (k x d) Jacobian per example: what makes ROLL affordable on MNIST).
+    """
+    d = x[0].numel()
+    if projections <= 0 or projections >= d:
+        logits, layers = mlp_preactivation_gradients(model, x)
+        return logits, [(z, j.pow(2).sum(dim=2)) for z, j in layers]
+    if not isinstance(model, MLP):
+        raise ModelError("input gradients of the hidden layers are implemented for the mlp model only")
+    n, k = x.shape[0], int(projections)
+    h = model.normalize(x).flatten(1)
+    v = torch.randn(n, d, k, generator=generator, dtype=x.dtype, device=x.device) / model.normalize.std
+    out: list[tuple[torch.Tensor, torch.Tensor]] = []
+    mods = list(model.layers)
+    for i, m in enumerate(mods):
+        if isinstance(m, nn.Linear):
+            h = m(h)
+            v = torch.einsum("kd,ndp->nkp", m.weight, v)
+            if i + 1 < len(mods):
+                out.append((h, v.pow(2).mean(dim=2)))
+        else:
+            z = h
+            h = m(z)
+            if isinstance(m, nn.ReLU):
+                deriv = (z > 0).to(z.dtype)
+            elif isinstance(m, nn.Tanh):
+                deriv = 1.0 - torch.tanh(z) ** 2
+            elif isinstance(m, nn.Softplus):
+                deriv = torch.sigmoid(z * m.beta)
+            else:
+                raise ModelError(f"unsupported layer {type(m).__name__}")
+            v = deriv.unsqueeze(-1) * v
+    return h, out
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

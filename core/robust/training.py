@@ -24,7 +24,7 @@ from core.device import DEVICE_CHOICES, select_device
 from core.events import CancelToken, Finished, Progress
 from core.params import param, validate_config
 from core.robust.data import Dataset
-from core.robust.methods import METHOD_NAMES, METHODS, Batch
+from core.robust.methods import METHOD_NAMES, METHODS, Batch, check_method
 
 NORM_CHOICES: tuple[str, ...] = ("linf", "l2")
 
@@ -41,6 +41,9 @@ class TrainConfig:
     lr: float = param(1e-3, "Learning rate", "Adam step size", minimum=1e-7, maximum=10.0)
     eps: float = param(0.1, "Epsilon", "attack radius for fgsm, pgd and trades training", minimum=0.0,
                        maximum=1.0, unit="input units")
+    eps_warmup: float = param(0.0, "Epsilon warm-up", "epochs over which eps grows linearly from 0 (adversarial "
+                              "training at large eps, e.g. MNIST 0.3 with an MLP, can collapse without it)",
+                              minimum=0.0, maximum=10_000.0, advanced=True, unit="epochs")
     norm: str = param("linf", "Norm", "norm of the attack ball and of boundary distances", choices=NORM_CHOICES,
                       advanced=True)
     pgd_steps: int = param(10, "PGD steps", "attack steps per batch (pgd, trades)", minimum=1, maximum=1000,
@@ -70,6 +73,10 @@ class TrainConfig:
                                maximum=1000.0, advanced=True)
     roll_c: float = param(0.25, "ROLL C", "weight of the hinge on small pre-activations", minimum=0.0,
                           maximum=100.0, advanced=True)
+    roll_projections: int = param(8, "ROLL projections",
+                                  "random directions estimating the hidden gradients' norms (exact when the input "
+                                  "has at most this many dimensions; 0: always exact, slow on images)",
+                                  minimum=0, maximum=4096, advanced=True)
     seed: int = param(0, "Seed", "seed of the initial weights, shuffling and random starts", minimum=0,
                       maximum=2**31 - 1)
     device: str = param("auto", "Device", "where to train (auto: CUDA, then MPS, then CPU)",
@@ -149,6 +156,7 @@ class RobustTrainer:
     def __init__(self, model: nn.Module, dataset: Dataset, config: TrainConfig, *,
                  optimizer_state: dict | None = None, epoch: int = 0,
                  history: list[dict[str, float]] | None = None) -> None:
+        check_method(model, config)
         self.config = config
         self.dataset = dataset
         self.device = select_device(config.device)
@@ -199,7 +207,9 @@ class RobustTrainer:
                 self.model.train()
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(_seed_of(c.seed, e, b, 2))
-                    out = self.loss_fn(Batch(self.model, x, y, c, (e * per_epoch + b) / planned))
+                    done_epochs = e + b / per_epoch
+                    eps = c.eps if c.eps_warmup <= 0 else c.eps * min(1.0, done_epochs / c.eps_warmup)
+                    out = self.loss_fn(Batch(self.model, x, y, c, (e * per_epoch + b) / planned, eps))
                     self.optimizer.zero_grad(set_to_none=True)
                     out.loss.backward()
                     self.optimizer.step()
@@ -214,6 +224,8 @@ class RobustTrainer:
                 done += 1
                 elapsed = time.perf_counter() - start
                 metrics = {"epoch": e + self._pos.batch / per_epoch, "batch_loss": loss, "batch_acc": acc}
+                if c.method in ("fgsm", "pgd", "trades"):
+                    metrics["eps"] = eps
                 metrics.update(out.metrics)
                 yield Progress(step=done, total=total, elapsed=elapsed, metrics=metrics,
                                remaining=elapsed / done * (total - done), message="batch")
