@@ -189,36 +189,58 @@ def robust_accuracy(
     return robust / x.shape[0]
 
 
-def deepfool_summary(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1000,
-                     cancel: CancelToken | None = None) -> DeepFoolSummary:
-    """DeepFool's median ||r||_2 and rho_adv over the correctly classified inputs."""
-    t0 = time.perf_counter()
-    norms, rel, fooled, iters = [], [], [], []
-    n_correct = 0
-    for i in range(0, x.shape[0], batch_size):
+@dataclass(frozen=True)
+class _DeepFoolRun:
+    correct: torch.Tensor  # (N,) classified correctly
+    fooled: torch.Tensor  # (N,) DeepFool crossed the boundary (False for incorrect inputs)
+    norms: torch.Tensor  # (N,) ||r||_2 (inf where not fooled)
+    x_norms: torch.Tensor  # (N,) ||x||_2
+    iterations: torch.Tensor  # (N,)
+
+
+def _run_deepfool(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int,
+                  cancel: CancelToken | None) -> _DeepFoolRun:
+    """DeepFool once on the correctly classified inputs; reused for the summary and every radius."""
+    n = x.shape[0]
+    correct = torch.zeros(n, dtype=torch.bool)
+    fooled = torch.zeros(n, dtype=torch.bool)
+    norms = torch.full((n,), float("inf"))
+    iters = torch.zeros(n)
+    for i in range(0, n, batch_size):
         if cancel is not None:
             cancel.raise_if_cancelled()
         xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-        ok = predict(model, xb) == yb
-        n_correct += int(ok.sum())
+        ok = (predict(model, xb) == yb).cpu()
+        correct[i:i + len(yb)] = ok
         if not bool(ok.any()):
             continue
-        res = deepfool(model, xb[ok])
-        f = res.fooled
-        fooled.append(f)
-        iters.append(res.iterations.float())
-        norms.append(res.norms[f])
-        rel.append(res.norms[f] / xb[ok][f].flatten(1).norm(dim=1).clamp_min(1e-12))
-    cat = (lambda ts: torch.cat(ts) if ts else torch.zeros(0))
-    nn_, rr, ff, it = cat(norms), cat(rel), cat(fooled), cat(iters)
+        rows = torch.nonzero(ok).flatten() + i
+        res = deepfool(model, xb[ok.to(xb.device)])
+        fooled[rows] = res.fooled.cpu()
+        norms[rows] = torch.where(res.fooled, res.norms, torch.full_like(res.norms, float("inf"))).cpu().float()
+        iters[rows] = res.iterations.cpu().float()
+    return _DeepFoolRun(correct=correct, fooled=fooled, norms=norms,
+                        x_norms=x.detach().flatten(1).norm(dim=1).cpu().float(), iterations=iters)
+
+
+def _summarize(run: _DeepFoolRun, seconds: float) -> DeepFoolSummary:
+    f = run.fooled
+    nc = int(run.correct.sum())
     return DeepFoolSummary(
-        median_l2=float(nn_.median()) if nn_.numel() else float("nan"),
-        rho_adv=float(rr.mean()) if rr.numel() else float("nan"),
-        fooled_fraction=float(ff.float().mean()) if ff.numel() else 0.0,
-        n_correct=n_correct,
-        mean_iterations=float(it.mean()) if it.numel() else 0.0,
-        seconds=time.perf_counter() - t0,
+        median_l2=float(run.norms[f].median()) if bool(f.any()) else float("nan"),
+        rho_adv=float((run.norms[f] / run.x_norms[f].clamp_min(1e-12)).mean()) if bool(f.any()) else float("nan"),
+        fooled_fraction=float(f.sum()) / nc if nc else 0.0,
+        n_correct=nc,
+        mean_iterations=float(run.iterations[run.correct].mean()) if nc else 0.0,
+        seconds=seconds,
     )
+
+
+def deepfool_summary(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1000,
+                     cancel: CancelToken | None = None) -> DeepFoolSummary:
+    """DeepFool's median ||r||_2 and rho_adv over the correctly classified inputs it fooled."""
+    t0 = time.perf_counter()
+    return _summarize(_run_deepfool(model, x, y, batch_size, cancel), time.perf_counter() - t0)
 
 
 def _masking_warnings(results: Sequence[AttackResult], steps_check: tuple[float, float, float, int, int] | None) -> list[str]:
@@ -302,8 +324,11 @@ def iter_evaluate_robustness(
                    message=f"clean accuracy {100 * clean:.2f}%")
 
     df_summary: DeepFoolSummary | None = None
+    df_run: _DeepFoolRun | None = None
     if "deepfool" in attacks:
-        df_summary = deepfool_summary(model, x, y, batch_size=batch_size, cancel=cancel)
+        t1 = time.perf_counter()
+        df_run = _run_deepfool(model, x, y, batch_size, cancel)
+        df_summary = _summarize(df_run, time.perf_counter() - t1)
         done += 1
         yield Progress(step=done, total=total, elapsed=time.perf_counter() - t0,
                        metrics={"median_l2": df_summary.median_l2, "rho_adv": df_summary.rho_adv},
@@ -318,6 +343,8 @@ def iter_evaluate_robustness(
         comps: tuple[str, ...] = ()
         for i in range(0, x.shape[0], batch_size):
             xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+            if a == "deepfool":  # one DeepFool run serves every radius
+                break
             if a in ("autoattack", "autoattack-l2"):
                 from core.robust.attacks import autoattack
 
@@ -327,6 +354,9 @@ def iter_evaluate_robustness(
             else:
                 _, r = run_attack(a, model, xb, yb, e, steps=steps, restarts=restarts, seed=seed, cancel=cancel)
             robust += int(r.sum())
+        if a == "deepfool":
+            assert df_run is not None  # computed above whenever "deepfool" is asked for
+            robust = int((df_run.correct & ~(df_run.fooled & (df_run.norms <= e + 1e-7))).sum())
         acc = robust / x.shape[0]
         results.append(AttackResult(attack=a, norm=ATTACKS[a].norm, eps=e, robust_accuracy=acc, n=int(x.shape[0]),
                                     seconds=time.perf_counter() - t1, components=comps))
