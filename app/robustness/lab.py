@@ -349,15 +349,16 @@ class Lab:
 
     # ---------------------------------------------------------------- analysis
     def analyze_point(self, model: Any, model_name: str, x: torch.Tensor, y: int, resolution: int = 61,
-                      n_eigen: int = 10, cancel: CancelToken | None = None) -> PointAnalysis:
+                      n_eigen: int = 10, cancel: CancelToken | None = None, extent: float | None = None,
+                      curvature: bool = True) -> PointAnalysis:
         """Cross-section through ``x`` along its adversarial (DeepFool) direction and a
         random orthogonal one, the loss over that plane, and the curvature profile."""
         ds = self.load_data()
         an = _analysis()
-        sec = an.cross_section(model, x, int(y), resolution=resolution, seed=self.settings.seed)
+        sec = an.cross_section(model, x, int(y), resolution=resolution, seed=self.settings.seed, extent=extent)
         if cancel is not None:
             cancel.raise_if_cancelled()
-        eig = an.hessian_top_eigenvalues(model, x, int(y), k=n_eigen, seed=self.settings.seed)
+        eig = an.hessian_top_eigenvalues(model, x, int(y), k=n_eigen, seed=self.settings.seed) if curvature else np.zeros(0)
         return PointAnalysis(model_name=model_name, a=_np(sec.u), b=_np(sec.v), classes=_np(sec.predicted),
                              loss=_np(sec.loss), label=int(y), eigenvalues=_np(eig).ravel(), num_classes=ds.num_classes,
                              boundary_distance=float(sec.boundary_distance))

@@ -13,6 +13,7 @@ worker threads (``app.robustness.workers``); widgets are touched only here.
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -579,7 +580,6 @@ class RobustnessTab(QWidget):
             return
         x, y, name = sel
         model = self.lab.snapshot_model()
-        eps = self.eps
         self.analysis_info.setText(f"Analyzing {name}…")
         self.runners["analysis"].start(single_result(lambda tok: self.lab.analyze_point(model, "current", x, y, cancel=tok)))
 
@@ -672,20 +672,29 @@ class RobustnessTab(QWidget):
             self._error("No dataset loaded.")
             return
         x, y, name = sel
-        eps = self.eps
         slots = {s: self.compare.model(s) for s in ("A", "B")}
         attack = "pgd" if self.attack_combo.currentText() == "deepfool" else self.attack_combo.currentText()
         self.compare.clear_results()
         self.compare.status.setText(f"Comparing at {name}…")
 
         def job(tok):
+            done = {}
             for slot, (mname, model) in slots.items():
                 tok.raise_if_cancelled()
-                a = self.lab.analyze_point(model, f"{slot}: {mname}", x, y, cancel=tok)
+                done[slot] = self.lab.analyze_point(model, f"{slot}: {mname}", x, y, cancel=tok)
+            # side by side on one scale: the wider of the two planes for both
+            width = {s: float(np.abs(a.a).max()) for s, a in done.items()}
+            wide = max(width.values())
+            for slot, (mname, model) in slots.items():
+                a = done[slot]
+                if width[slot] < wide * 0.999:
+                    tok.raise_if_cancelled()
+                    sec = self.lab.analyze_point(model, a.model_name, x, y, cancel=tok, extent=wide, curvature=False)
+                    a = dataclasses.replace(sec, eigenvalues=a.eigenvalues)
                 yield ("analysis", slot, a)
+            for slot, (mname, model) in slots.items():
                 tok.raise_if_cancelled()
-                c = self.lab.eps_curve(model, f"{slot}: {mname}", attack, cancel=tok)
-                yield ("curve", slot, c)
+                yield ("curve", slot, self.lab.eps_curve(model, f"{slot}: {mname}", attack, cancel=tok))
 
         self.runners["compare"].start(job)
 
