@@ -230,8 +230,8 @@ class RobustnessTab(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(left)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        left.setMinimumWidth(360)
-        scroll.setMinimumWidth(385)
+        left.setMinimumWidth(330)
+        scroll.setMinimumWidth(350)
 
         # ---- right: views
         self.views = QTabWidget()
@@ -241,15 +241,17 @@ class RobustnessTab(QWidget):
         map_page = QWidget()
         mv = QVBoxLayout(map_page)
         ov = QHBoxLayout()
+        checks = QGridLayout()  # two rows: the tab stays narrow enough for small windows
         self.overlay_checks: dict[str, QCheckBox] = {}
-        for key, text, on in (("train", "training points", True), ("test", "test points", True),
-                              ("boundary", "boundary samples", True), ("eps", "eps-balls", False),
-                              ("regions", "linear regions", False)):
+        for k, (key, text, on) in enumerate((("train", "training points", True), ("test", "test points", True),
+                                             ("boundary", "boundary samples", True), ("eps", "eps-balls", False),
+                                             ("regions", "linear regions", False))):
             cb = QCheckBox(text)
             cb.setChecked(on)
             cb.toggled.connect(self._overlays_changed)
-            ov.addWidget(cb)
+            checks.addWidget(cb, k // 3, k % 3)
             self.overlay_checks[key] = cb
+        ov.addLayout(checks)
         ov.addStretch(1)
         self.map_png = QPushButton("PNG…")
         self.map_csv = QPushButton("CSV…")
@@ -260,6 +262,7 @@ class RobustnessTab(QWidget):
         mv.addLayout(ov)
         mv.addWidget(self.map, 1)
         self.map_info = QLabel("Click a point to attack it with PGD (red) and DeepFool (black).")
+        self.map_info.setWordWrap(True)
         mv.addWidget(self.map_info)
         # image page
         image_page = QSplitter(Qt.Orientation.Horizontal)
