@@ -67,21 +67,24 @@ def main() -> int:
     t1 = done[0]
     timer.stop()
     frames = [t for t in tab.map.frame_times()[start_frames:] if t0 <= t <= t1]
-    # the steady part: from the first batch to the last
-    if len(batches) >= 2 and len(frames) >= 2:
+    # over the training itself: from the first batch to the last
+    if len(batches) >= 2:
         b0, b1 = batches[0], batches[-1]
         steady = [t for t in frames if b0 <= t <= b1]
-        rate = (len(steady) - 1) / max(steady[-1] - steady[0], 1e-9) if len(steady) >= 2 else 0.0
+        rate = len(steady) / max(b1 - b0, 1e-9)
         batch_rate = (len(batches) - 1) / max(b1 - b0, 1e-9)
+        frame_gaps = [b - a for a, b in zip([b0, *steady], [*steady, b1])]
     else:
         rate = batch_rate = 0.0
+        frame_gaps = []
     gaps = [b - a for a, b in zip(ticks, ticks[1:])]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"moons, {args.samples} points, MLP {args.depth}x{args.width} relu, {args.epochs} epochs, batch {args.batch_size}; "
           f"load average {load:.1f} on {os.cpu_count()} CPUs")
     print(f"{'training time':<34} {t1 - t0:8.2f} s")
     print(f"{'training batches per second':<34} {batch_rate:8.1f}")
-    print(f"{'region images painted per second':<34} {rate:8.1f}   (target >= 5)")
+    print(f"{'region images painted per second':<34} {rate:8.1f}   (mean over the training; target >= 5)")
+    print(f"{'longest time without a new image':<34} {1000 * max(frame_gaps or [0]):8.0f} ms")
     print(f"{'region images painted in total':<34} {len(frames):8d}")
     print(f"{'longest GUI-thread gap':<34} {1000 * max(gaps or [0]):8.0f} ms")
     tab.shutdown()
