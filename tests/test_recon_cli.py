@@ -12,7 +12,9 @@ from core.meshio import read_mesh, write_point_cloud
 from core.scanner import ScannerConfig, make_scan
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = ["--resolution", "48", "--batch-size", "512", "--field-resolution", "64", "--snapshot-interval", "0"]
+# one torch thread: two OpenMP threads on an oversubscribed CI machine were measured ~5x slower
+SMALL = ["--resolution", "48", "--batch-size", "512", "--field-resolution", "64", "--snapshot-interval", "0",
+         "--threads", "1"]
 
 
 def levelset(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
