@@ -42,19 +42,25 @@ class Mesh:
 
     def sample_surface(self, n: int, seed: int = 0) -> np.ndarray:
         """``n`` points uniformly distributed over the surface (area-weighted), float64."""
+        return self.sample_surface_faces(n, seed)[0]
+
+    def sample_surface_faces(self, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` area-weighted surface points (float64) and the face each lies on (int64)."""
         if self.is_empty:
-            return np.zeros((0, 3))
+            return np.zeros((0, 3)), np.zeros(0, dtype=np.int64)
         rng = np.random.default_rng(seed)
         areas = self.face_areas()
         total = areas.sum()
         if total <= 0:
-            return self.vertices[self.faces[rng.integers(0, self.n_faces, n), 0]]
+            idx = rng.integers(0, self.n_faces, n)
+            return self.vertices[self.faces[idx, 0]], idx.astype(np.int64)
         idx = rng.choice(self.n_faces, size=n, p=areas / total)
         u, v = rng.random(n), rng.random(n)
         flip = u + v > 1
         u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
         tri = self.vertices[self.faces[idx]]
-        return tri[:, 0] + u[:, None] * (tri[:, 1] - tri[:, 0]) + v[:, None] * (tri[:, 2] - tri[:, 0])
+        pts = tri[:, 0] + u[:, None] * (tri[:, 1] - tri[:, 0]) + v[:, None] * (tri[:, 2] - tri[:, 0])
+        return pts, idx.astype(np.int64)
 
     def with_faces(self, keep: np.ndarray, name: str | None = None) -> "Mesh":
         """A new mesh of the faces selected by the boolean mask ``keep`` (unused vertices removed)."""

@@ -1,0 +1,132 @@
+"""Start the desktop app: ``levelset-studio`` (gui-script) and ``levelset gui``.
+
+``run_gui`` also serves demos and smoke tests: with ``reconstruct`` it trains on the
+opened scan, with ``screenshot`` it saves a PNG of the whole window when done, with
+``quit`` it exits (0 on success, 2 with the one-line message on stderr on an error).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+EXIT_OK = 0
+EXIT_ERROR = 2
+
+
+@dataclass
+class GuiOptions:
+    """What ``levelset gui`` was asked to do."""
+
+    scans: list[str] = field(default_factory=list)
+    reconstruct: bool = False
+    iterations: int | None = None
+    time_budget: float | None = None
+    screenshot: str | None = None
+    quit: bool = False
+    tab: str = "reconstruct"
+    dataset: str | None = None
+    train: bool = False
+    open_sample: bool = True  # no scans given: open the bundled sample
+
+
+def application() -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+    app.setApplicationName("LevelSet Studio")
+    app.setOrganizationName("LevelSet Studio")
+    from app.main_window import app_icon
+
+    app.setWindowIcon(app_icon())
+    return app  # type: ignore[return-value]
+
+
+class _Automation:
+    """Drives the --reconstruct / --screenshot / --quit path once the window is up."""
+
+    def __init__(self, window: "MainWindow", options: GuiOptions, app: QApplication) -> None:  # noqa: F821
+        self.window, self.options, self.app = window, options, app
+        self.exit_code = EXIT_OK
+        tab = window.reconstruct_tab
+        if options.quit:
+            window.error_handler = self.fail
+        tab.scan_loaded.connect(self.scan_loaded)
+        tab.reconstruction_finished.connect(lambda _m: self.finish())
+
+    def fail(self, message: str) -> None:
+        print(f"levelset: error: {message}", file=sys.stderr)
+        self.exit_code = EXIT_ERROR
+        self.app.exit(EXIT_ERROR)
+
+    def scan_loaded(self, _scan: object) -> None:
+        if self.options.reconstruct:
+            t = self.window.reconstruct_tab.start_reconstruction(
+                iterations=self.options.iterations, time_budget=self.options.time_budget
+            )
+            if t is None:
+                self.fail("cannot start the reconstruction (is the engine installed?)")
+        else:
+            self.finish()
+
+    def finish(self) -> None:
+        if not (self.options.screenshot or self.options.quit):
+            return
+        # Let the layout settle and the view render the final mesh before grabbing.
+        QTimer.singleShot(500, self._finish_now)
+
+    def _finish_now(self) -> None:
+        if self.options.screenshot:
+            try:
+                path = self.window.save_screenshot(self.options.screenshot)
+                print(f"screenshot: {path}")
+            except Exception as exc:  # noqa: BLE001
+                self.fail(str(exc))
+                return
+        if self.options.quit:
+            self.window.close()
+            self.app.exit(self.exit_code)
+
+
+def run_gui(options: GuiOptions) -> int:
+    """Open the window (and run the automation options); returns the exit code."""
+    app = application()
+    from app.main_window import MainWindow
+
+    window = MainWindow()
+    auto = _Automation(window, options, app)
+    if options.tab == "robustness":
+        window.tabs.setCurrentIndex(1)
+    apply = getattr(window.robustness_tab, "apply_cli_options", None)
+    if callable(apply) and (options.dataset is not None or options.train):
+        apply(options.dataset, options.train)
+    window.show()
+    scans = list(options.scans)
+    if not scans and options.open_sample:
+        from resources import SAMPLE_SCAN
+
+        if Path(SAMPLE_SCAN).exists():
+            scans = [str(SAMPLE_SCAN)]
+    if scans:
+        QTimer.singleShot(0, lambda: window.open_scans(scans) if not options.quit else window.reconstruct_tab.open_scans(scans))
+    elif options.quit:
+        auto.finish()
+    rc = app.exec()
+    return auto.exit_code if auto.exit_code else int(rc)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``levelset-studio`` gui-script (same options as ``levelset gui``)."""
+    from core.cli import main as cli_main
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    return cli_main(["gui", *args])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,344 @@
+"""The main window: two tabs (Reconstruct, Robustness), menus, shortcuts, status bar.
+
+Window geometry and recent files live in QSettings (a test passes its own settings
+object, or sets LEVELSET_STUDIO_SETTINGS to an .ini path, so nothing of the user's is
+touched).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+
+from app.dialogs import show_about, show_error
+from app.reconstruct.tab import ReconstructTab
+from app.view3d import grab_window
+from core.errors import LevelSetError
+
+try:
+    from app.robustness.tab import RobustnessTab
+except ImportError:  # the Robustness tab lands from its own branch
+    RobustnessTab = None  # type: ignore[assignment,misc]
+
+MAX_RECENT = 10
+SETTINGS_ENV = "LEVELSET_STUDIO_SETTINGS"
+ICON_PATH = Path(__file__).resolve().parents[1] / "resources" / "icons" / "levelset-studio.svg"
+MESH_FILTER = "Meshes (*.ply *.obj *.stl *.off *.glb);;PLY (*.ply);;OBJ (*.obj);;STL (*.stl);;OFF (*.off);;glTF binary (*.glb)"
+
+
+def default_settings() -> QSettings:
+    """The app's settings: $LEVELSET_STUDIO_SETTINGS (an .ini) if set, else the user's."""
+    path = os.environ.get(SETTINGS_ENV)
+    if path:
+        return QSettings(path, QSettings.Format.IniFormat)
+    return QSettings("LevelSet Studio", "LevelSet Studio")
+
+
+def app_icon() -> QIcon:
+    return QIcon(str(ICON_PATH)) if ICON_PATH.exists() else QIcon()
+
+
+def scan_file_filter() -> str:
+    """The Open dialog's filter, from the engine's list of formats."""
+    try:
+        from core.scanio import scan_file_filter as engine_filter
+
+        return engine_filter()
+    except ImportError:
+        return "Scans (*.ply *.pcd *.xyz *.pts *.txt *.csv *.obj *.stl *.off *.conf);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    """LevelSet Studio's window."""
+
+    screenshot_saved = Signal(str)
+
+    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings if settings is not None else default_settings()
+        self.setWindowTitle("LevelSet Studio")
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        # Replaceable: the CLI's --quit mode prints errors instead of showing dialogs.
+        self.error_handler: Callable[[str], None] = self.show_error
+        self.error_boxes: list[QMessageBox] = []
+
+        self.tabs = QTabWidget(self)
+        self.reconstruct_tab = ReconstructTab(self)
+        self.reconstruct_tab.error_handler = lambda msg: self.error_handler(msg)
+        self.tabs.addTab(self.reconstruct_tab, "Reconstruct")
+        self.robustness_tab = RobustnessTab(self) if RobustnessTab is not None else self._robustness_placeholder()
+        self.tabs.addTab(self.robustness_tab, "Robustness")
+        self.setCentralWidget(self.tabs)
+
+        self._build_menus()
+        self._build_status_bar()
+        self.reconstruct_tab.status_message.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.reconstruct_tab.busy_changed.connect(self._sync_actions)
+        self._restore_geometry()
+        self._sync_actions()
+
+    # ------------------------------------------------------------------ build --
+    @staticmethod
+    def _robustness_placeholder() -> QWidget:
+        w = QWidget()
+        w.setObjectName("robustness_placeholder")
+        lay = QVBoxLayout(w)
+        label = QLabel("The Robustness tab is not installed in this build.")
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        lay.addWidget(label)
+        return w
+
+    def _action(self, menu: Any, text: str, slot: Callable, shortcut: Any = None, tip: str = "") -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        if tip:
+            act.setStatusTip(tip)
+            act.setToolTip(tip)
+        act.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(act)
+        return act
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self.open_action = self._action(file, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open,
+                                        "Open one or more scans (merged)")
+        self.recent_menu = file.addMenu("Open &Recent")
+        file.addSeparator()
+        self.save_session_action = self._action(file, "&Save Session…", self.save_session_dialog, QKeySequence.StandardKey.Save,
+                                                "Save scans, cleaning, settings and network weights")
+        self.load_session_action = self._action(file, "&Load Session…", self.load_session_dialog, None,
+                                                "Reopen a saved session; Continue trains on")
+        file.addSeparator()
+        self.export_action = self._action(file, "&Export Mesh…", self.export_dialog, "Ctrl+E",
+                                          "Write the selected mesh in the scan's own coordinates")
+        self.screenshot_action = self._action(file, "Save Scree&nshot…", self.screenshot_dialog, None,
+                                              "Save a PNG of the whole window")
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._rebuild_recent_menu()
+
+        run = bar.addMenu("&Reconstruct")
+        tab = self.reconstruct_tab
+        self.reconstruct_action = self._action(run, "&Reconstruct", self._reconstruct, "F5", "Train a new network on the active scan")
+        self.stop_action = self._action(run, "&Stop", tab.stop, "Esc", "Stop training")
+        self.continue_action = self._action(run, "&Continue", self._continue, None, "Train the current network further")
+        run.addSeparator()
+        self.poisson_action = self._action(run, "Screened &Poisson", tab.run_poisson, None, "Baseline reconstruction")
+        self.clean_action = self._action(run, "C&lean Scan", tab.clean_active_scan, None, "Clean into a new layer")
+        self.evaluate_action = self._action(run, "&Inspect Distances", tab.evaluate_selected, None,
+                                            "Colour the selected mesh by distance to the scan")
+
+        view = bar.addMenu("&View")
+        self._action(view, "&Reset Camera", tab.view.reset_camera, "R")
+        self._action(view, "&Isometric View", tab.view.view_isometric, None)
+        view.addSeparator()
+        for mode in ("height", "normals", "uniform"):
+            self._action(view, f"Colour Scan by {mode.capitalize()}", lambda m=mode: tab.color_mode.setCurrentText(m))
+        samples = QAction("Show Level-Set &Samples", self, checkable=True)
+        samples.toggled.connect(tab.show_samples.setChecked)
+        tab.show_samples.toggled.connect(samples.setChecked)
+        view.addAction(samples)
+        view.addSeparator()
+        self._action(view, "Reconstruct Tab", lambda: self.tabs.setCurrentIndex(0), "Ctrl+1")
+        self._action(view, "Robustness Tab", lambda: self.tabs.setCurrentIndex(1), "Ctrl+2")
+
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&About LevelSet Studio", self.show_about)
+
+    def _build_status_bar(self) -> None:
+        self.device_label = QLabel(self._device_text())
+        self.memory_label = QLabel("")
+        self.statusBar().addPermanentWidget(self.device_label)
+        self.statusBar().addPermanentWidget(self.memory_label)
+        self._memory_timer = QTimer(self)
+        self._memory_timer.timeout.connect(self._update_memory)
+        self._memory_timer.start(2000)
+        self._update_memory()
+
+    def _device_text(self) -> str:
+        rec = self.reconstruct_tab.reconstructor
+        name = getattr(rec, "device_name", None)
+        if not name:
+            from core.device import describe_device
+
+            name = describe_device()
+        return f"Device: {name}"
+
+    def _update_memory(self) -> None:
+        try:
+            import psutil
+
+            rss = psutil.Process().memory_info().rss
+            text = f"Memory: {rss / 2**30:.2f} GB"
+        except ImportError:  # peak instead of current where psutil is missing
+            import resource
+
+            text = f"Peak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GB"
+        try:
+            import torch
+
+            if torch.cuda.is_available() and torch.cuda.is_initialized():
+                text += f" · GPU {torch.cuda.memory_allocated() / 2**30:.2f} GB"
+        except ImportError:
+            pass
+        self.memory_label.setText(text)
+        self.device_label.setText(self._device_text())
+
+    def _sync_actions(self, *_: Any) -> None:
+        tab = self.reconstruct_tab
+        self.reconstruct_action.setEnabled(tab.reconstruct_button.isEnabled())
+        self.stop_action.setEnabled(tab.training)
+        self.continue_action.setEnabled(tab.continue_button.isEnabled())
+
+    def _reconstruct(self) -> None:
+        self.tabs.setCurrentWidget(self.reconstruct_tab)
+        self.reconstruct_tab.start_reconstruction()
+
+    def _continue(self) -> None:
+        self.reconstruct_tab.continue_reconstruction()
+
+    # ----------------------------------------------------------------- errors --
+    def show_error(self, message: str) -> None:
+        self.error_boxes = [b for b in self.error_boxes if b.isVisible()]
+        self.error_boxes.append(show_error(self, message))
+
+    def show_about(self) -> QMessageBox:
+        return show_about(self, self._device_text().removeprefix("Device: "))
+
+    # ----------------------------------------------------------- files / menus --
+    def open_scans(self, paths: Sequence[str | Path]) -> None:
+        paths = [str(p) for p in paths]
+        if not paths:
+            return
+        self.tabs.setCurrentWidget(self.reconstruct_tab)
+        self.add_recent(paths)
+        self.reconstruct_tab.open_scans(paths)
+
+    def open_dialog(self) -> None:
+        start = self.settings.value("last_dir", str(Path.home()))
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open scans", str(start), scan_file_filter())
+        if paths:
+            self.settings.setValue("last_dir", str(Path(paths[0]).parent))
+            self.open_scans(paths)
+
+    def recent_files(self) -> list[list[str]]:
+        """Recently opened scan sets, newest first (each a list of paths)."""
+        value = self.settings.value("recent_files", [])
+        if isinstance(value, str):
+            value = [value]
+        return [entry.split("|") for entry in (value or []) if entry]
+
+    def add_recent(self, paths: Sequence[str]) -> None:
+        entry = "|".join(str(Path(p).resolve()) for p in paths)
+        entries = ["|".join(e) for e in self.recent_files()]
+        entries = [entry] + [e for e in entries if e != entry]
+        self.settings.setValue("recent_files", entries[:MAX_RECENT])
+        self._rebuild_recent_menu()
+
+    def _rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.recent_files()
+        for paths in recent:
+            title = Path(paths[0]).name + (f" (+{len(paths) - 1})" if len(paths) > 1 else "")
+            act = self.recent_menu.addAction(title)
+            act.setToolTip("\n".join(paths))
+            act.triggered.connect(lambda _c=False, p=paths: self.open_scans(p))
+        self.recent_menu.setEnabled(bool(recent))
+
+    def _guard(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except LevelSetError as exc:
+            self.error_handler(str(exc))
+            return None
+
+    def export_dialog(self) -> None:
+        if self.reconstruct_tab.selected_mesh_layer() is None:
+            self.error_handler("no reconstructed mesh to export yet")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export mesh", str(self.settings.value("last_dir", "")), MESH_FILTER)
+        if path:
+            out = self._guard(lambda: self.reconstruct_tab.export_mesh(path))
+            if out:
+                self.statusBar().showMessage(f"Exported {out}", 8000)
+
+    def save_session_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save session", str(self.settings.value("last_dir", "")),
+                                              "LevelSet Studio session (*.lss)")
+        if path:
+            out = self._guard(lambda: self.reconstruct_tab.save_session(path))
+            if out:
+                self.statusBar().showMessage(f"Session saved to {out}", 8000)
+
+    def load_session_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load session", str(self.settings.value("last_dir", "")),
+                                              "LevelSet Studio session (*.lss);;All files (*)")
+        if path:
+            self.tabs.setCurrentWidget(self.reconstruct_tab)
+            self.reconstruct_tab.load_session(path)
+
+    def screenshot_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", str(self.settings.value("last_dir", "")), "PNG image (*.png)")
+        if path:
+            self._guard(lambda: self.save_screenshot(path))
+
+    def save_screenshot(self, path: str | Path) -> Path:
+        """Save a PNG of the whole window (the 3D view's real frame included)."""
+        path = Path(path)
+        if path.suffix.lower() != ".png":
+            path = path.with_suffix(".png")
+        view = self.reconstruct_tab.view if self.tabs.currentWidget() is self.reconstruct_tab else None
+        image = grab_window(self, view)
+        if not image.save(str(path), "PNG"):
+            raise LevelSetError("cannot write the screenshot (is the folder writable?)", path)
+        self.screenshot_saved.emit(str(path))
+        return path
+
+    # ------------------------------------------------------------ drag & drop --
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        urls: list[QUrl] = event.mimeData().urls()
+        paths = [u.toLocalFile() for u in urls if u.isLocalFile()]
+        sessions = [p for p in paths if p.lower().endswith(".lss")]
+        if sessions:
+            self.reconstruct_tab.load_session(sessions[0])
+        elif paths:
+            self.open_scans(paths)
+        event.acceptProposedAction()
+
+    # ------------------------------------------------------- geometry / close --
+    def _restore_geometry(self) -> None:
+        geom = self.settings.value("geometry")
+        if geom is not None:
+            self.restoreGeometry(geom)
+        else:
+            self.resize(1400, 860)
+        state = self.settings.value("window_state")
+        if state is not None:
+            self.restoreState(state)
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802
+        """Stop every worker (within 2 s), remember the geometry, then close."""
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("window_state", self.saveState())
+        self.settings.sync()
+        self._memory_timer.stop()
+        shutdown = getattr(self.robustness_tab, "shutdown", None)
+        if callable(shutdown):
+            shutdown()
+        self.reconstruct_tab.shutdown(2.0)
+        for box in self.error_boxes:
+            box.close()
+        super().closeEvent(event)

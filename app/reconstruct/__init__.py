@@ -1,0 +1,1 @@
+"""The Reconstruct tab: scans in, neural level-set surfaces out."""

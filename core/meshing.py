@@ -1,0 +1,393 @@
+"""Meshing the zero level set of an implicit function: coarse-to-fine marching cubes.
+
+A dense 256^3 grid is 16.8M network evaluations, yet only the cells near the surface
+matter. :func:`extract_mesh` evaluates a coarse grid, then refines level by level
+(stride 8 -> 4 -> 2 -> 1) only the cells that may hold the surface: a sign change
+among the corners, or a corner value within a Lipschitz margin of zero. The F of a
+reconstruction is roughly a distance but not exactly one, so the margin uses the
+largest slope measured on the coarse grid (at least 1) times a safety factor, and a
+verification pass afterwards evaluates every cell next to the surface found so far
+(and every cell where the filled-in values would fake a crossing) until nothing
+changes. On the cells that hold the surface the grid values are then exactly those
+of the dense grid, so marching cubes returns the same triangles.
+
+Also here: the clean-up filters that follow meshing (:func:`trim_far_from_points`,
+:func:`remove_small_components`), which return new meshes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+
+from core.errors import ConfigError, ModelError
+from core.events import CancelToken
+from core.mesh import Mesh
+from core.scan import NormalizingTransform
+
+#: Largest grid accepted: memory is about 20 bytes per grid node (512^3: ~2.7 GB).
+MAX_RESOLUTION = 512
+#: The coarsest level has about this many cells per axis.
+COARSE_CELLS = 32
+
+# Corner offsets of a unit cell, in (i, j, k) index order.
+_CORNERS = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)], dtype=np.int64)
+
+
+class MeshingStats:
+    """What one extraction cost (filled in by :func:`extract_mesh`, kept on the last call)."""
+
+    def __init__(self) -> None:
+        self.evaluations = 0  # network evaluations (points)
+        self.dense_evaluations = 0  # what the dense grid would have cost
+        self.levels = 0
+        self.verify_rounds = 0
+        self.verify_evaluations = 0
+        self.lipschitz = 1.0
+
+    def as_dict(self) -> dict[str, float]:
+        return dict(vars(self))
+
+
+#: Statistics of the most recent :func:`extract_mesh` call in this process (for benches/tests).
+last_stats = MeshingStats()
+
+
+def grid_points(resolution: int, bound: float = 1.2) -> np.ndarray:
+    """The 1-D coordinates of the marching-cubes grid over [-bound, bound] (float64)."""
+    return np.linspace(-bound, bound, resolution)
+
+
+def _check_args(resolution: int, bound: float, batch_size: int) -> None:
+    if not isinstance(resolution, (int, np.integer)) or not 8 <= resolution <= MAX_RESOLUTION:
+        raise ConfigError(f"resolution: {resolution!r} is outside [8, {MAX_RESOLUTION}]")
+    if not (math.isfinite(bound) and bound > 0):
+        raise ConfigError(f"bound: {bound!r} must be a positive number")
+    if batch_size < 1:
+        raise ConfigError(f"batch_size: {batch_size!r} must be at least 1")
+
+
+class _Evaluator:
+    """Evaluates ``fn`` at grid nodes given by (flat) indices of a cubic grid, in batches."""
+
+    def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor], n: int, h: float, bound: float,
+                 device: torch.device, batch_size: int, cancel: CancelToken | None) -> None:
+        self.fn, self.n, self.h, self.bound = fn, n, h, bound
+        self.device, self.batch_size, self.cancel = device, batch_size, cancel
+        self.count = 0
+
+    def __call__(self, flat: np.ndarray) -> np.ndarray:
+        """Values (float32) at the nodes with flat indices ``flat`` of the n^3 grid."""
+        out = np.empty(flat.shape[0], dtype=np.float32)
+        n = self.n
+        with torch.no_grad():
+            for start in range(0, flat.shape[0], self.batch_size):
+                if self.cancel is not None:
+                    self.cancel.raise_if_cancelled()
+                f = flat[start:start + self.batch_size]
+                ijk = np.stack((f // (n * n), (f // n) % n, f % n), axis=1)
+                pts = torch.from_numpy((ijk * self.h - self.bound).astype(np.float32)).to(self.device)
+                vals = self.fn(pts)
+                out[start:start + f.shape[0]] = vals.detach().reshape(-1).to("cpu", torch.float32).numpy()
+        if not np.all(np.isfinite(out)):
+            raise ModelError("the network produced non-finite values (NaN or inf) while meshing")
+        self.count += flat.shape[0]
+        return out
+
+
+def _upsample2(a: np.ndarray) -> np.ndarray:
+    """Trilinear upsampling of a node grid by 2: (m, m, m) -> (2m-1, 2m-1, 2m-1)."""
+    for axis in range(3):
+        a = np.moveaxis(a, axis, 0)
+        out = np.empty((2 * a.shape[0] - 1,) + a.shape[1:], dtype=a.dtype)
+        out[0::2] = a
+        out[1::2] = 0.5 * (a[:-1] + a[1:])
+        a = np.moveaxis(out, 0, axis)
+    return np.ascontiguousarray(a)
+
+
+def _cell_view(arr: np.ndarray, corner: np.ndarray) -> np.ndarray:
+    """The values of one corner of every unit cell of a node grid (shape (n-1,)^3)."""
+    i, j, k = corner
+    n = arr.shape[0]
+    return arr[i:n - 1 + i, j:n - 1 + j, k:n - 1 + k]
+
+
+def _crossing_and_complete(fill: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit cell: does the filled grid change sign across it, and are all corners known?"""
+    pos = fill > 0
+    any_pos = np.zeros(tuple(s - 1 for s in fill.shape), dtype=bool)
+    all_pos = np.ones_like(any_pos)
+    complete = np.ones_like(any_pos)
+    for c in _CORNERS:
+        p = _cell_view(pos, c)
+        any_pos |= p
+        all_pos &= p
+        complete &= _cell_view(known, c)
+    return any_pos & ~all_pos, complete
+
+
+def _cells_corner_nodes(cells: np.ndarray, n: int) -> np.ndarray:
+    """Flat node indices (n^3 grid) of the 8 corners of unit cells given as (K, 3) indices."""
+    nodes = (cells[:, None, :] + _CORNERS[None, :, :]).reshape(-1, 3)
+    return np.unique((nodes[:, 0] * n + nodes[:, 1]) * n + nodes[:, 2])
+
+
+def _refine_dense(values: np.ndarray, known: np.ndarray, evaluate: _Evaluator) -> None:
+    """Evaluate every node of the grid (the dense baseline)."""
+    flat = np.arange(values.size, dtype=np.int64)
+    values.reshape(-1)[:] = evaluate(flat)
+    known[:] = True
+
+
+def extract_mesh(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    resolution: int,
+    transform: NormalizingTransform,
+    *,
+    bound: float = 1.2,
+    device: torch.device | None = None,
+    coarse_to_fine: bool = True,
+    batch_size: int = 65536,
+    cancel: CancelToken | None = None,
+    safety: float = 1.5,
+    name: str = "reconstruction",
+) -> Mesh:
+    """The zero level set of ``fn`` as a triangle mesh in scan coordinates.
+
+    ``fn`` maps (N, 3) float32 points of the unit space (on ``device``) to (N,) values,
+    negative inside. The grid has ``resolution`` nodes per axis over [-bound, bound]^3.
+    With ``coarse_to_fine`` only cells near the surface are evaluated at full
+    resolution (``safety`` scales the Lipschitz margin that decides "near"); the
+    triangles equal those of the dense grid. Faces are oriented outward and vertex
+    normals point outward. An empty level set gives an empty mesh.
+    """
+    _check_args(resolution, bound, batch_size)
+    device = torch.device("cpu") if device is None else torch.device(device)
+    stats = MeshingStats()
+    h = 2.0 * bound / (resolution - 1)
+    stats.dense_evaluations = resolution**3
+
+    if coarse_to_fine:
+        # Strides S = 2^k so that the coarse grid has ~COARSE_CELLS cells per axis; the
+        # node grid is padded to n = nb*S + 1 >= resolution (same spacing h) and cropped.
+        k = max(0, math.ceil(math.log2((resolution - 1) / COARSE_CELLS)))
+        stride = 2**k
+        nb = math.ceil((resolution - 1) / stride)
+        n = nb * stride + 1
+    else:
+        stride, n = 1, resolution
+    evaluate = _Evaluator(fn, n, h, bound, device, batch_size, cancel)
+    values = np.zeros((n, n, n), dtype=np.float32)
+    known = np.zeros((n, n, n), dtype=bool)
+
+    if not coarse_to_fine or stride == 1:
+        _refine_dense(values, known, evaluate)
+        fill = values
+    else:
+        fill = _refine_coarse_to_fine(values, known, evaluate, stride, h, safety, stats)
+        _verify(fill, values, known, evaluate, stats, cancel)
+
+    stats.evaluations = evaluate.count
+    global last_stats
+    last_stats = stats
+
+    volume = fill[:resolution, :resolution, :resolution]
+    return _marching_cubes(volume, h, bound, transform, name)
+
+
+def _refine_coarse_to_fine(values: np.ndarray, known: np.ndarray, evaluate: _Evaluator, stride: int,
+                           h: float, safety: float, stats: MeshingStats) -> np.ndarray:
+    """Evaluate the coarse grid and refine near-surface cells down to stride 1.
+
+    Returns the filled grid: real values where evaluated, elsewhere the trilinear
+    interpolation of the finest evaluated level (which keeps the sign of a cell that
+    was found to hold no surface).
+    """
+    n = values.shape[0]
+    # Level 0: every node of the coarse grid.
+    coarse_idx = np.arange(0, n, stride)
+    I, J, K = np.meshgrid(coarse_idx, coarse_idx, coarse_idx, indexing="ij")
+    flat = ((I * n + J) * n + K).reshape(-1)
+    values.reshape(-1)[flat] = evaluate(flat)
+    known.reshape(-1)[flat] = True
+    coarse = values[::stride, ::stride, ::stride]
+
+    # Lipschitz estimate: the steepest coarse edge (F of a reconstruction is ~ a distance,
+    # so at least 1), which makes "no surface within this cell" a bound, not a guess.
+    slopes = [np.abs(np.diff(coarse, axis=a)).max(initial=0.0) for a in range(3)]
+    lipschitz = max(1.0, float(max(slopes)) / (stride * h))
+    stats.lipschitz = lipschitz
+
+    # Active cells at the current stride: origins (multiples of s) of cells to subdivide.
+    nb = (n - 1) // stride
+    cells = np.stack(np.meshgrid(*(np.arange(nb),) * 3, indexing="ij"), axis=-1).reshape(-1, 3) * stride
+    s = stride
+    fill = coarse.astype(np.float32)
+    while True:
+        stats.levels += 1
+        corner_vals = values[tuple((cells[:, None, :] + s * _CORNERS[None]).transpose(2, 0, 1))]  # (K, 8)
+        margin = safety * lipschitz * math.sqrt(3.0) * s * h / 2.0
+        change = (corner_vals.min(axis=1) <= 0) & (corner_vals.max(axis=1) > 0)
+        near = np.abs(corner_vals).min(axis=1) <= margin
+        cells = cells[change | near]
+        if s == 1 or cells.shape[0] == 0:
+            break
+        half = s // 2
+        # Every node of the subdivided cells (3^3 per cell at the new stride).
+        sub = np.array([[i, j, k] for i in range(3) for j in range(3) for k in range(3)], dtype=np.int64)
+        nodes = (cells[:, None, :] + half * sub[None]).reshape(-1, 3)
+        flat = np.unique((nodes[:, 0] * n + nodes[:, 1]) * n + nodes[:, 2])
+        flat = flat[~known.reshape(-1)[flat]]
+        values.reshape(-1)[flat] = evaluate(flat)
+        known.reshape(-1)[flat] = True
+        # Fill of the grid at the new stride: known values, else the upsampled coarser fill.
+        up = _upsample2(fill)
+        kn = known[::half, ::half, ::half]
+        fill = np.where(kn, values[::half, ::half, ::half], up)
+        cells = (cells[:, None, :] + half * _CORNERS[None]).reshape(-1, 3)
+        s = half
+    while s > 1:  # no cell left to refine: bring the fill down to the unit grid
+        half = s // 2
+        up = _upsample2(fill)
+        fill = np.where(known[::half, ::half, ::half], values[::half, ::half, ::half], up)
+        s = half
+    return np.ascontiguousarray(fill, dtype=np.float32)
+
+
+def _verify(fill: np.ndarray, values: np.ndarray, known: np.ndarray, evaluate: _Evaluator,
+            stats: MeshingStats, cancel: CancelToken | None) -> None:
+    """Evaluate every node that the surface could depend on, until nothing changes.
+
+    Two kinds of cells need real values: cells where the filled grid changes sign but
+    some corner is only filled (a crossing that may be fake), and the six neighbours of
+    every real crossing cell (the surface may continue there, and marching cubes reads
+    the neighbours' nodes for the normals).
+    """
+    n = fill.shape[0]
+    while True:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        crossing, complete = _crossing_and_complete(fill, known)
+        suspect = crossing & ~complete
+        real = crossing & complete
+        need = suspect.copy()
+        m = n - 1
+        for axis in range(3):
+            lo = [slice(None)] * 3
+            hi = [slice(None)] * 3
+            lo[axis], hi[axis] = slice(0, m - 1), slice(1, m)
+            # neighbours at +1 and -1 along this axis of real crossing cells
+            need[tuple(hi)] |= real[tuple(lo)] & ~complete[tuple(hi)]
+            need[tuple(lo)] |= real[tuple(hi)] & ~complete[tuple(lo)]
+        cells = np.argwhere(need)
+        if cells.shape[0] == 0:
+            return
+        flat = _cells_corner_nodes(cells, n)
+        flat = flat[~known.reshape(-1)[flat]]
+        if flat.shape[0] == 0:
+            return
+        stats.verify_rounds += 1
+        stats.verify_evaluations += int(flat.shape[0])
+        vals = evaluate(flat)
+        values.reshape(-1)[flat] = vals
+        fill.reshape(-1)[flat] = vals
+        known.reshape(-1)[flat] = True
+
+
+def _marching_cubes(volume: np.ndarray, h: float, bound: float, transform: NormalizingTransform,
+                    name: str) -> Mesh:
+    """skimage marching cubes at level 0, oriented outward, mapped to scan coordinates."""
+    from skimage.measure import marching_cubes
+
+    if not (volume.min() < 0.0 < volume.max()):
+        return Mesh(np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64), np.zeros((0, 3), np.float32), name)
+    # skimage's 'descent' winding is outward for our convention (F < 0 inside); its
+    # normals point down the gradient (inward), so they are negated.
+    verts, faces, normals, _ = marching_cubes(volume, level=0.0, gradient_direction="descent")
+    unit = verts.astype(np.float64) * h - bound
+    normals = -np.asarray(normals, dtype=np.float32)
+    lens = np.linalg.norm(normals, axis=1, keepdims=True)
+    normals = np.where(lens > 0, normals / np.maximum(lens, 1e-12), 0.0).astype(np.float32)
+    return Mesh(transform.to_scan(unit), faces.astype(np.int64), normals, name)
+
+
+def evaluate_grid(fn: Callable[[torch.Tensor], torch.Tensor], resolution: int, *, bound: float = 1.2,
+                  device: torch.device | None = None, batch_size: int = 65536,
+                  cancel: CancelToken | None = None) -> np.ndarray:
+    """The dense (resolution,)^3 grid of values of ``fn`` over [-bound, bound]^3 (float32)."""
+    _check_args(resolution, bound, batch_size)
+    device = torch.device("cpu") if device is None else torch.device(device)
+    h = 2.0 * bound / (resolution - 1)
+    evaluate = _Evaluator(fn, resolution, h, bound, device, batch_size, cancel)
+    return evaluate(np.arange(resolution**3, dtype=np.int64)).reshape((resolution,) * 3)
+
+
+# --------------------------------------------------------------------------- clean-up
+
+
+def trim_far_from_points(mesh: Mesh, points: np.ndarray, max_distance: float) -> Mesh:
+    """A new mesh without the faces that lie farther than ``max_distance`` from every point.
+
+    A face is kept when its centroid or one of its vertices is within ``max_distance``
+    (scan units) of some scan point: the neural counterpart of Poisson's density
+    trimming, which removes surface the network invented away from the data.
+    """
+    from scipy.spatial import cKDTree
+
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    if not (math.isfinite(max_distance) and max_distance >= 0):
+        raise ConfigError(f"max_distance: {max_distance!r} must be a non-negative number")
+    if mesh.is_empty:
+        return mesh
+    if pts.shape[0] == 0:
+        return mesh.with_faces(np.zeros(mesh.n_faces, dtype=bool))
+    origin = pts.mean(axis=0)  # local frame: keeps precision for georeferenced scans
+    tree = cKDTree(pts - origin)
+    v = mesh.vertices - origin
+    dv, _ = tree.query(v, k=1, distance_upper_bound=max_distance * (1 + 1e-12) + 1e-300, workers=-1)
+    near_v = np.isfinite(dv)
+    centroids = v[mesh.faces].mean(axis=1)
+    dc, _ = tree.query(centroids, k=1, distance_upper_bound=max_distance * (1 + 1e-12) + 1e-300, workers=-1)
+    keep = np.isfinite(dc) | near_v[mesh.faces].any(axis=1)
+    return mesh.with_faces(keep)
+
+
+def face_components(mesh: Mesh) -> tuple[int, np.ndarray]:
+    """Connected components of faces (sharing a vertex): (count, label per face)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    nf, nv = mesh.n_faces, mesh.n_vertices
+    rows = np.repeat(np.arange(nf), 3)
+    graph = coo_matrix((np.ones(3 * nf, dtype=np.int8), (rows, mesh.faces.reshape(-1))), shape=(nf, nv)).tocsr()
+    # faces and vertices as one bipartite graph; the face labels are what we need
+    from scipy.sparse import bmat
+
+    full = bmat([[None, graph], [graph.T, None]], format="csr")
+    count, labels = connected_components(full, directed=False)
+    face_labels = labels[:nf]
+    uniq, face_labels = np.unique(face_labels, return_inverse=True)
+    return int(uniq.shape[0]), face_labels
+
+
+def remove_small_components(mesh: Mesh, min_fraction: float) -> Mesh:
+    """A new mesh without the connected pieces holding less than ``min_fraction`` of the area.
+
+    Removes the small floating blobs a network leaves away from the surface.
+    """
+    if not (math.isfinite(min_fraction) and 0 <= min_fraction <= 1):
+        raise ConfigError(f"min_fraction: {min_fraction!r} is outside [0, 1]")
+    if mesh.is_empty or min_fraction == 0:
+        return mesh
+    count, labels = face_components(mesh)
+    areas = mesh.face_areas()
+    total = areas.sum()
+    if count <= 1 or total <= 0:
+        return mesh
+    comp_area = np.bincount(labels, weights=areas, minlength=count)
+    keep_comp = comp_area >= min_fraction * total
+    return mesh.with_faces(keep_comp[labels])

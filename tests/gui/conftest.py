@@ -1,0 +1,65 @@
+"""GUI test fixtures: a real MainWindow under Xvfb (pytest-xvfb starts it), with
+settings kept in a temporary .ini so nothing of the user's is read or written."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if Path(str(item.fspath)).resolve().is_relative_to(Path(__file__).resolve().parent):
+            item.add_marker(pytest.mark.gui)
+
+
+@pytest.fixture
+def settings_path(tmp_path: Path) -> Path:
+    return tmp_path / "settings.ini"
+
+
+@pytest.fixture
+def settings(settings_path: Path):
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(settings_path), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    """A shown main window; closed (workers stopped) after the test."""
+    from app.main_window import MainWindow
+
+    w = MainWindow(settings)
+    errors: list[str] = []
+    w.error_handler = errors.append  # tests read the messages; dialogs are tested separately
+    w.errors = errors  # type: ignore[attr-defined]
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    if w.isVisible():
+        w.close()
+
+
+def wait_until(qtbot, predicate, timeout_s: float, what: str) -> None:
+    """Process events until ``predicate()`` is true, or fail naming ``what``."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        qtbot.wait(20)
+
+
+@pytest.fixture(scope="session")
+def gui_env() -> dict[str, str]:
+    """Environment for a `levelset gui` subprocess on pytest-xvfb's display."""
+    env = dict(os.environ)
+    env.setdefault("PYTHONPATH", str(ROOT))
+    return env
