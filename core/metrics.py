@@ -215,7 +215,7 @@ class EvaluationReport:
             "definitions": DEFINITIONS,
         }
         out.update(self.extra)
-        return out
+        return _json_safe(out)
 
     def format(self) -> str:
         """A text table that says what each number means and its units."""
@@ -247,13 +247,27 @@ class EvaluationReport:
         w = max(len(r[0]) for r in rows) if rows else 10
         lines.append(f"{'metric':<{w}}  {'value':>20}  {'% diagonal':>12}")
         lines += [f"{a:<{w}}  {b:>20}  {c:>12}" for a, b, c in rows]
-        lines.append(f"{'mesh area farther than ' + format(100 * self.far_threshold, 'g') + '% diag from scan':<{w}}  "
-                     f"{100 * self.far_area_fraction:>19.4g}%")
+        far_label = f"area > {100 * self.far_threshold:g}% diag from scan"
+        lines.append(f"{far_label:<{w}}  {100 * self.far_area_fraction:>19.4g}%  {'of mesh area':>12}")
         if self.normal_consistency is not None:
             lines.append(f"{'normal consistency vs ' + str(self.normal_consistency_against):<{w}}  "
                          f"{self.normal_consistency:>20.4f}  (mean |cos|, 1 = perfect)")
-        lines.append("Definitions: " + "; ".join(f"{k}: {v}" for k, v in DEFINITIONS.items()))
+        lines.append("Definitions:")
+        lines += [f"  {k}: {v}" for k, v in DEFINITIONS.items()]
         return "\n".join(lines)
+
+
+def _json_safe(value: Any) -> Any:
+    """Replace non-finite floats (an undefined number) by None, recursively."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
 
 
 DEFINITIONS = {
