@@ -8,7 +8,8 @@
 #
 # Then: bash packaging/smoke_test_bundle.sh
 # Environment: PYTHON (default python3), TORCH_VERSION (default 2.13.0),
-# PYINSTALLER_VERSION (default 6.22.3).
+# PYINSTALLER_VERSION (default 6.22.3), TORCH_INDEX_URL (a PyTorch wheel index, e.g. for a
+# CUDA build of the same torch version; default: pip's own index).
 # Not part of CI: it takes minutes and downloads ~1 GB of wheels.
 set -euo pipefail
 
@@ -27,7 +28,7 @@ for arg in "$@"; do
   case "$arg" in
     --reuse-venv) reuse=1 ;;
     --venv-only) venv_only=1 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "build_bundle.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -44,7 +45,7 @@ if [ "$reuse" -eq 0 ] || [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip
   # torch first and pinned, so that no other requirement swaps it for a CUDA build
   # (several GB that the bundle would then carry).
-  "$VENV/bin/python" -m pip install -q "torch==$TORCH_VERSION"
+  "$VENV/bin/python" -m pip install -q "torch==$TORCH_VERSION" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
   "$VENV/bin/python" -m pip install -q -c <(echo "torch==$TORCH_VERSION") \
     "pyinstaller==$PYINSTALLER_VERSION"
 fi
