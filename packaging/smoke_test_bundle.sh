@@ -44,9 +44,10 @@ echo "output: $OUT"
 
 # 1. versions
 start=$(date +%s)
+# every library named with a version (the bundle must carry their metadata)
 if run_clean "$CLI" --version > "$OUT/version.txt" 2>&1 \
-   && grep -q '^torch:' "$OUT/version.txt" && grep -q '^open3d:' "$OUT/version.txt" \
-   && grep -q '^VTK:' "$OUT/version.txt" && grep -q '^device:' "$OUT/version.txt"; then
+   && [ "$(grep -c -E '^(LevelSet Studio|torch|open3d|VTK|Qt[^:]*|device): ' "$OUT/version.txt")" -ge 6 ] \
+   && ! grep -q 'not installed' "$OUT/version.txt"; then
   pass "levelset --version ($(( $(date +%s) - start )) s)"; sed 's/^/      /' "$OUT/version.txt"
 else
   fail "levelset --version"; tail -20 "$OUT/version.txt"
