@@ -28,14 +28,23 @@ class _LeftOut:
     __call__ = _fail
 
     def __getattr__(self, attr: str):
+        if attr.startswith("__"):  # protocol probes (copy, pickle, inspect) see a plain object
+            raise AttributeError(attr)
         self._fail()
 
 
 def _placeholder(name: str) -> types.ModuleType:
     module = types.ModuleType(name, f"{name}: left out of the LevelSet Studio bundle")
     module.__path__ = []  # a package, so that submodules can hang below it
-    module.__getattr__ = lambda attr: _LeftOut(f"{name}.{attr}")  # PEP 562
     module.__levelset_left_out__ = True
+
+    def __getattr__(attr: str):  # PEP 562: any public name stands for the left-out one
+        if attr.startswith("__"):
+            # __file__, __spec__...: what inspect and importlib probe on every module
+            raise AttributeError(f"module {name!r} has no attribute {attr!r}")
+        return _LeftOut(f"{name}.{attr}")
+
+    module.__getattr__ = __getattr__
     return module
 
 
