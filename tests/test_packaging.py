@@ -256,6 +256,10 @@ importlib.util.find_spec = real
 import open3d as o3d
 pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector([[0.0, 0, 0], [1, 0, 0], [0, 1, 0]]))
 assert len(pc.points) == 3
+# inspect (and PyInstaller's runtime hook for it) read __file__ of every loaded module
+assert all(isinstance(getattr(m, '__file__', None), (str, type(None))) for m in list(sys.modules.values()))
+import copy, pickle
+assert copy.copy(sys.modules['dash'].html) is not None
 assert not any(m == 'dash' or m.startswith('dash.') for m in sys.modules if not getattr(sys.modules[m], '__levelset_left_out__', False))
 try:
     o3d.visualization.draw_plotly([pc])
