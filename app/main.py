@@ -81,6 +81,9 @@ class _Automation:
         QTimer.singleShot(500, self._finish_now)
 
     def _finish_now(self) -> None:
+        meter = self.window.reconstruct_tab.stall_meter
+        if self.options.reconstruct and meter.ticks:
+            print(f"training: {meter.summary()}")
         if self.options.screenshot:
             try:
                 path = self.window.save_screenshot(self.options.screenshot)
@@ -117,6 +120,9 @@ def run_gui(options: GuiOptions) -> int:
     elif options.quit:
         auto.finish()
     rc = app.exec()
+    from app.workers import wait_for_orphans
+
+    wait_for_orphans()
     return auto.exit_code if auto.exit_code else int(rc)
 
 

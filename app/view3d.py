@@ -7,6 +7,7 @@ and one render. Everything here runs on the GUI thread only.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
 
 BACKGROUND = (0.15, 0.16, 0.19)  # a solid colour, so screenshots can be checked
+MULTI_SAMPLES = int(os.environ.get("LEVELSET_MSAA", "0"))
 MESH_COLOR = "#e8c26a"
 SCAN_COLOR = "#6fa8dc"
 
@@ -38,7 +40,7 @@ class View3D(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.plotter = QtInteractor(self, auto_update=False)
+        self.plotter = QtInteractor(self, auto_update=False, multi_samples=MULTI_SAMPLES)
         self.plotter.setAcceptDrops(False)  # drops go to the main window (open scans)
         layout.addWidget(self.plotter)
         self.plotter.set_background(BACKGROUND)
@@ -114,7 +116,8 @@ class View3D(QWidget):
             title = scalar_title or "distance"
             kw = dict(
                 scalars="distance", cmap=cmap, clim=clim, show_scalar_bar=True,
-                scalar_bar_args=dict(title=title, vertical=True, position_x=0.86, position_y=0.1, n_labels=5),
+                scalar_bar_args=dict(title=title, vertical=True, position_x=0.84, position_y=0.15, width=0.06, height=0.7,
+                                     n_labels=5, title_font_size=14, label_font_size=12, fmt="%.3g"),
             )
             self._scalar_bars[name] = title
         actor = self.plotter.add_mesh(

@@ -119,6 +119,20 @@ class JobThread(QThread):
         return result
 
 
+# Jobs that did not stop in time when their window closed: kept referenced (a QThread
+# destroyed while running aborts the process) until they end; see wait_for_orphans.
+_ORPHANS: list[JobThread] = []
+
+
+def wait_for_orphans(timeout_s: float = 30.0) -> bool:
+    """Wait for jobs abandoned by closed windows (call before the process exits)."""
+    deadline = time.monotonic() + timeout_s
+    for t in list(_ORPHANS):
+        t.wait(max(0, int((deadline - time.monotonic()) * 1000)))
+    _ORPHANS[:] = [t for t in _ORPHANS if t.isRunning()]
+    return not _ORPHANS
+
+
 class JobRunner(QObject):
     """Starts jobs and keeps them alive until their thread has finished."""
 
@@ -163,4 +177,14 @@ class JobRunner(QObject):
         for t in list(self._jobs):
             left = max(0, int((deadline - time.monotonic()) * 1000))
             ok = t.wait(left) and ok
+        for t in list(self._jobs):
+            if t.isRunning():  # still inside a step that cannot be interrupted
+                for sig in (t.progress, t.snapshot, t.event, t.result, t.failed, t.cancelled):
+                    try:
+                        sig.disconnect()
+                    except (RuntimeError, TypeError):
+                        pass
+                t.setParent(None)
+                _ORPHANS.append(t)
+                self._jobs.remove(t)
         return ok

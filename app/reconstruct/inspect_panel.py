@@ -4,6 +4,7 @@ a trimming slider that removes surface farther than a distance from the scan."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -44,7 +45,9 @@ class InspectPanel(QWidget):
         self.metrics = QPlainTextEdit(self)
         self.metrics.setReadOnly(True)
         self.metrics.setPlaceholderText("metrics of the selected mesh")
-        self.metrics.setMaximumHeight(150)
+        self.metrics.setMaximumHeight(170)
+        self.metrics.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.metrics.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         layout.addWidget(self.metrics)
         row = QHBoxLayout()
         row.addWidget(QLabel("Trim farther than"))

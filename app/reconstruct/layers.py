@@ -85,6 +85,8 @@ class LayersPanel(QWidget):
         self.opacity.setRange(0, 100)
         self.opacity.setValue(100)
         row.addWidget(self.opacity, 1)
+        layout.addLayout(row)
+        row = QHBoxLayout()
         self.color_button = QPushButton("Colour…", self)
         row.addWidget(self.color_button)
         self.remove_button = QPushButton("Remove", self)

@@ -34,8 +34,8 @@ _FLOAT_LIMIT = 1e12
 def _decimals_for(p: Param) -> int:
     """Enough decimals to show the default and the minimum (e.g. 1e-4 -> 6)."""
     vals = [abs(float(v)) for v in (p.default, p.minimum) if isinstance(v, (int, float)) and v]
-    if not vals:
-        return 4
+    if not vals:  # e.g. 0 meaning "automatic": small ranges need room for small values
+        return 6 if p.maximum is not None and p.maximum <= 1 else 3
     smallest = min(vals)
     return int(min(10, max(2, -math.floor(math.log10(smallest)) + 2)))
 

@@ -63,3 +63,28 @@ def gui_env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("PYTHONPATH", str(ROOT))
     return env
+
+
+@pytest.fixture(scope="session")
+def blob_scan(tmp_path_factory) -> Path:
+    """A small ellipsoid point cloud far from the origin (scan coordinates must survive)."""
+    import numpy as np
+
+    from core.meshio import write_point_cloud
+
+    rng = np.random.default_rng(0)
+    p = rng.normal(size=(3000, 3))
+    p /= np.linalg.norm(p, axis=1, keepdims=True)
+    p = p * np.array([1.0, 0.8, 0.6]) * 10.0 + np.array([100.0, -50.0, 20.0])
+    path = tmp_path_factory.mktemp("scans") / "blob.ply"
+    write_point_cloud(p, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_scan() -> Path:
+    """The bundled sample scan that `levelset` opens by default."""
+    from resources import SAMPLE_SCAN
+
+    assert SAMPLE_SCAN.exists(), "resources/sample_scan.ply is missing (made by `levelset make-scan`)"
+    return SAMPLE_SCAN
