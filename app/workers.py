@@ -36,6 +36,23 @@ def user_message(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
+class JobToken(CancelToken):
+    """The cancel token a job receives, which can also report a completed fraction."""
+
+    def __init__(self, thread: "JobThread") -> None:
+        super().__init__()
+        self._thread = thread
+        self._last = 0.0
+
+    def report(self, fraction: float) -> None:
+        """Progress of a non-generator job (0..1); throttled; raises Cancelled when cancelled."""
+        self.raise_if_cancelled()
+        now = time.monotonic()
+        if now - self._last >= PROGRESS_INTERVAL_S or fraction >= 1.0:
+            self._last = now
+            self._thread.fraction.emit(float(fraction))
+
+
 class JobThread(QThread):
     """Runs one job; emits its events on the GUI thread's side.
 
@@ -51,12 +68,13 @@ class JobThread(QThread):
     result = Signal(object)
     failed = Signal(str)
     cancelled = Signal()
+    fraction = Signal(float)  # progress of jobs that report it through token.report()
 
     def __init__(self, job: Job, name: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.job = job
         self.name = name
-        self.token = CancelToken()
+        self.token = JobToken(self)
         self.setObjectName(f"job:{name}")
         self.outcome: str = "running"  # "result", "failed", "cancelled"
 
@@ -179,7 +197,7 @@ class JobRunner(QObject):
             ok = t.wait(left) and ok
         for t in list(self._jobs):
             if t.isRunning():  # still inside a step that cannot be interrupted
-                for sig in (t.progress, t.snapshot, t.event, t.result, t.failed, t.cancelled):
+                for sig in (t.progress, t.snapshot, t.event, t.result, t.failed, t.cancelled, t.fraction):
                     try:
                         sig.disconnect()
                     except (RuntimeError, TypeError):

@@ -31,7 +31,9 @@ from core.scan import NormalizingTransform
 #: Largest grid accepted: memory is about 20 bytes per grid node (512^3: ~2.7 GB).
 MAX_RESOLUTION = 512
 #: The coarsest level has about this many cells per axis.
-COARSE_CELLS = 32
+COARSE_CELLS = 16
+#: Margin factor (times the Lipschitz bound) of the last refinement decision.
+LAST_LEVEL_FACTOR = 0.5
 
 # Corner offsets of a unit cell, in (i, j, k) index order.
 _CORNERS = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)], dtype=np.int64)
@@ -83,7 +85,7 @@ class _Evaluator:
         """Values (float32) at the nodes with flat indices ``flat`` of the n^3 grid."""
         out = np.empty(flat.shape[0], dtype=np.float32)
         n = self.n
-        with torch.no_grad():
+        with torch.inference_mode():
             for start in range(0, flat.shape[0], self.batch_size):
                 if self.cancel is not None:
                     self.cancel.raise_if_cancelled()
@@ -98,15 +100,19 @@ class _Evaluator:
         return out
 
 
-def _upsample2(a: np.ndarray) -> np.ndarray:
-    """Trilinear upsampling of a node grid by 2: (m, m, m) -> (2m-1, 2m-1, 2m-1)."""
-    for axis in range(3):
-        a = np.moveaxis(a, axis, 0)
-        out = np.empty((2 * a.shape[0] - 1,) + a.shape[1:], dtype=a.dtype)
-        out[0::2] = a
-        out[1::2] = 0.5 * (a[:-1] + a[1:])
-        a = np.moveaxis(out, 0, axis)
-    return np.ascontiguousarray(a)
+def _upsample_sign(a: np.ndarray) -> np.ndarray:
+    """Nearest-node upsampling of a boolean node grid by 2: (m,)^3 -> (2m-1,)^3.
+
+    Inside a cell whose corners share one sign every new node gets that sign, which is
+    all the fill of unevaluated nodes needs (their values are never interpolated).
+    """
+    m = a.shape[0]
+    out = np.empty((2 * m - 1,) * 3, dtype=bool)
+    out[::2, ::2, ::2] = a
+    out[1::2, ::2, ::2] = a[:-1]
+    out[:, 1::2, ::2] = out[:, :-1:2, ::2]
+    out[:, :, 1::2] = out[:, :, :-1:2]
+    return out
 
 
 def _cell_view(arr: np.ndarray, corner: np.ndarray) -> np.ndarray:
@@ -184,28 +190,34 @@ def extract_mesh(
     values = np.zeros((n, n, n), dtype=np.float32)
     known = np.zeros((n, n, n), dtype=bool)
 
+    mask = None
     if not coarse_to_fine or stride == 1:
         _refine_dense(values, known, evaluate)
         fill = values
     else:
         fill = _refine_coarse_to_fine(values, known, evaluate, stride, h, safety, stats)
-        _verify(fill, values, known, evaluate, stats, cancel)
+        crossing = _verify(fill, values, known, evaluate, stats, cancel)
+        # marching cubes visits only the crossing cells (all 8 corners must be in the mask)
+        mask = np.zeros_like(known)
+        for c in _CORNERS:
+            mask[c[0]:n - 1 + c[0], c[1]:n - 1 + c[1], c[2]:n - 1 + c[2]] |= crossing
 
     stats.evaluations = evaluate.count
     global last_stats
     last_stats = stats
 
-    volume = fill[:resolution, :resolution, :resolution]
-    return _marching_cubes(volume, h, bound, transform, name)
+    r = resolution
+    volume = fill[:r, :r, :r]
+    return _marching_cubes(volume, h, bound, transform, name, None if mask is None else mask[:r, :r, :r])
 
 
 def _refine_coarse_to_fine(values: np.ndarray, known: np.ndarray, evaluate: _Evaluator, stride: int,
                            h: float, safety: float, stats: MeshingStats) -> np.ndarray:
     """Evaluate the coarse grid and refine near-surface cells down to stride 1.
 
-    Returns the filled grid: real values where evaluated, elsewhere the trilinear
-    interpolation of the finest evaluated level (which keeps the sign of a cell that
-    was found to hold no surface).
+    Returns the filled grid: real values where evaluated, elsewhere +1 or -1, the sign
+    of the finest evaluated cell around the node (a cell found to hold no surface has
+    one sign at all its corners, so filling it with that sign adds no crossing).
     """
     n = values.shape[0]
     # Level 0: every node of the coarse grid.
@@ -222,50 +234,58 @@ def _refine_coarse_to_fine(values: np.ndarray, known: np.ndarray, evaluate: _Eva
     lipschitz = max(1.0, float(max(slopes)) / (stride * h))
     stats.lipschitz = lipschitz
 
-    # Active cells at the current stride: origins (multiples of s) of cells to subdivide.
+    # Active cells at the current stride, as flat indices of their origin node.
     nb = (n - 1) // stride
-    cells = np.stack(np.meshgrid(*(np.arange(nb),) * 3, indexing="ij"), axis=-1).reshape(-1, 3) * stride
+    o = np.arange(nb, dtype=np.int64) * stride
+    cells = ((o[:, None, None] * n + o[None, :, None]) * n + o[None, None, :]).reshape(-1)
+    corner_flat = (_CORNERS[:, 0] * n + _CORNERS[:, 1]) * n + _CORNERS[:, 2]  # unit-cell corner offsets
+    sub = np.array([[i, j, k] for i in range(3) for j in range(3) for k in range(3)], dtype=np.int64)
+    sub_flat = (sub[:, 0] * n + sub[:, 1]) * n + sub[:, 2]
+    vflat, kflat = values.reshape(-1), known.reshape(-1)
+    mark = np.zeros(n**3, dtype=bool)
     s = stride
-    fill = coarse.astype(np.float32)
-    while True:
+    positive = coarse > 0  # sign grid at the current stride
+    while s > 1 and cells.size:
         stats.levels += 1
-        corner_vals = values[tuple((cells[:, None, :] + s * _CORNERS[None]).transpose(2, 0, 1))]  # (K, 8)
-        margin = safety * lipschitz * math.sqrt(3.0) * s * h / 2.0
-        change = (corner_vals.min(axis=1) <= 0) & (corner_vals.max(axis=1) > 0)
-        near = np.abs(corner_vals).min(axis=1) <= margin
-        cells = cells[change | near]
-        if s == 1 or cells.shape[0] == 0:
-            break
+        corner_vals = vflat[cells[:, None] + s * corner_flat[None, :]]  # (K, 8)
+        # "May hold the surface": a sign change, or a corner closer to 0 than the
+        # Lipschitz bound over half the cell diagonal. The last decision (which cells get
+        # unit resolution) uses the bound itself: the verification pass that follows
+        # extends every surface found to all of its cells.
+        factor = safety if s > 2 else min(safety, LAST_LEVEL_FACTOR)
+        margin = factor * lipschitz * math.sqrt(3.0) * s * h / 2.0
+        cmin, cmax = corner_vals.min(axis=1), corner_vals.max(axis=1)
+        active = ((cmin <= 0) & (cmax > 0)) | (np.minimum(np.abs(cmin), np.abs(cmax)) <= margin)
+        cells = cells[active]
         half = s // 2
-        # Every node of the subdivided cells (3^3 per cell at the new stride).
-        sub = np.array([[i, j, k] for i in range(3) for j in range(3) for k in range(3)], dtype=np.int64)
-        nodes = (cells[:, None, :] + half * sub[None]).reshape(-1, 3)
-        flat = np.unique((nodes[:, 0] * n + nodes[:, 1]) * n + nodes[:, 2])
-        flat = flat[~known.reshape(-1)[flat]]
-        values.reshape(-1)[flat] = evaluate(flat)
-        known.reshape(-1)[flat] = True
-        # Fill of the grid at the new stride: known values, else the upsampled coarser fill.
-        up = _upsample2(fill)
-        kn = known[::half, ::half, ::half]
-        fill = np.where(kn, values[::half, ::half, ::half], up)
-        cells = (cells[:, None, :] + half * _CORNERS[None]).reshape(-1, 3)
+        # Every node of the subdivided cells (3^3 per cell at the new stride), deduplicated.
+        mark[(cells[:, None] + half * sub_flat[None, :]).reshape(-1)] = True
+        mark &= ~kflat
+        flat = np.flatnonzero(mark)
+        mark[flat] = False
+        vflat[flat] = evaluate(flat)
+        kflat[flat] = True
+        # Signs at the new stride: known values, else the sign of the coarser grid.
+        positive = np.where(known[::half, ::half, ::half], values[::half, ::half, ::half] > 0,
+                            _upsample_sign(positive))
+        cells = (cells[:, None] + half * corner_flat[None, :]).reshape(-1)
         s = half
-    while s > 1:  # no cell left to refine: bring the fill down to the unit grid
+    while s > 1:  # nothing left to refine: bring the signs down to the unit grid
         half = s // 2
-        up = _upsample2(fill)
-        fill = np.where(known[::half, ::half, ::half], values[::half, ::half, ::half], up)
+        positive = np.where(known[::half, ::half, ::half], values[::half, ::half, ::half] > 0,
+                            _upsample_sign(positive))
         s = half
-    return np.ascontiguousarray(fill, dtype=np.float32)
+    return np.where(known, values, np.where(positive, np.float32(1.0), np.float32(-1.0))).astype(np.float32)
 
 
 def _verify(fill: np.ndarray, values: np.ndarray, known: np.ndarray, evaluate: _Evaluator,
-            stats: MeshingStats, cancel: CancelToken | None) -> None:
+            stats: MeshingStats, cancel: CancelToken | None) -> np.ndarray:
     """Evaluate every node that the surface could depend on, until nothing changes.
 
     Two kinds of cells need real values: cells where the filled grid changes sign but
     some corner is only filled (a crossing that may be fake), and the six neighbours of
     every real crossing cell (the surface may continue there, and marching cubes reads
-    the neighbours' nodes for the normals).
+    the neighbours' nodes for the normals). Returns the crossing cells (bool per cell).
     """
     n = fill.shape[0]
     while True:
@@ -285,11 +305,11 @@ def _verify(fill: np.ndarray, values: np.ndarray, known: np.ndarray, evaluate: _
             need[tuple(lo)] |= real[tuple(hi)] & ~complete[tuple(lo)]
         cells = np.argwhere(need)
         if cells.shape[0] == 0:
-            return
+            return crossing
         flat = _cells_corner_nodes(cells, n)
         flat = flat[~known.reshape(-1)[flat]]
         if flat.shape[0] == 0:
-            return
+            return crossing
         stats.verify_rounds += 1
         stats.verify_evaluations += int(flat.shape[0])
         vals = evaluate(flat)
@@ -299,7 +319,7 @@ def _verify(fill: np.ndarray, values: np.ndarray, known: np.ndarray, evaluate: _
 
 
 def _marching_cubes(volume: np.ndarray, h: float, bound: float, transform: NormalizingTransform,
-                    name: str) -> Mesh:
+                    name: str, mask: np.ndarray | None = None) -> Mesh:
     """skimage marching cubes at level 0, oriented outward, mapped to scan coordinates."""
     from skimage.measure import marching_cubes
 
@@ -307,7 +327,10 @@ def _marching_cubes(volume: np.ndarray, h: float, bound: float, transform: Norma
         return Mesh(np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64), np.zeros((0, 3), np.float32), name)
     # skimage's 'descent' winding is outward for our convention (F < 0 inside); its
     # normals point down the gradient (inward), so they are negated.
-    verts, faces, normals, _ = marching_cubes(volume, level=0.0, gradient_direction="descent")
+    if mask is not None and not mask.any():
+        return Mesh(np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64), np.zeros((0, 3), np.float32), name)
+    verts, faces, normals, _ = marching_cubes(np.ascontiguousarray(volume), level=0.0,
+                                              gradient_direction="descent", mask=mask)
     unit = verts.astype(np.float64) * h - bound
     normals = -np.asarray(normals, dtype=np.float32)
     lens = np.linalg.norm(normals, axis=1, keepdims=True)

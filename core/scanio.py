@@ -115,7 +115,7 @@ def load_scan(
     for i, (path, rot, trans) in enumerate(jobs):
         if rot is not None:
             _check_file(path)
-        cloud = read_cloud(path)
+        cloud = _read_file(path)
         if cloud.faces is not None:
             cloud = _mesh_to_cloud(cloud, path)
             from_mesh = True
@@ -150,7 +150,7 @@ def load_scan(
                 dropped_nonfinite=dropped, from_mesh=from_mesh)
 
 
-def read_cloud(path: str | os.PathLike) -> _Cloud:
+def _read_file(path: str | os.PathLike) -> _Cloud:
     """Read one point-cloud or mesh file (no finiteness filtering, no merging)."""
     path = Path(path)
     _check_file(path)
@@ -774,8 +774,10 @@ def _read_text(data: bytes, path: Path) -> _Cloud:
     for i, line in enumerate(lines[:200]):
         tok = line.split()
         if not tok or tok[0].startswith(("#", "//")):
-            if tok and len(tok) > 1:
-                names = [t.lower() for t in tok[1:]] if tok[0] in ("#", "//") else None
+            # A commented header may name the columns ("//X,Y,Z,R,G,B" from CloudCompare).
+            named = line.strip().lstrip("#/").split()
+            if len(named) >= 3:
+                names = [t.lower().strip("\"'") for t in named]
             continue
         if len(tok) >= 3 and all(_is_number(t) for t in tok):
             start = i

@@ -241,11 +241,14 @@ def _implicit_mesh(fn: Callable[[torch.Tensor], torch.Tensor], lo, hi, step: flo
     verts, faces, _, _ = marching_cubes(vol, level=0.0, spacing=(step, step, step))
     verts = verts.astype(np.float64) + lo
     faces = np.asarray(faces, dtype=np.int64)
+    done = 0  # vertices before this index are already on the surface
     for level in range(subdivisions + 1):
-        proj = project_to_level_set(fn, torch.from_numpy(verts), 0.0, max_iters=20, tol=1e-10, max_step=step)
-        verts = proj.points.numpy()
+        proj = project_to_level_set(fn, torch.from_numpy(verts[done:]), 0.0, max_iters=20, tol=1e-10,
+                                    max_step=step)
+        verts = np.concatenate([verts[:done], proj.points.numpy()])
         if level < subdivisions:
-            verts, faces = _subdivide(verts, faces)
+            done = len(verts)
+            verts, faces = _subdivide(verts, faces)  # new midpoints come after the old vertices
     return Mesh(verts, _oriented_outward(verts, faces), name=name)
 
 

@@ -127,6 +127,11 @@ def test_text_formats_crlf_commas_headers_and_columns(tmp_path):
     s = load_scan(tmp_path / "a.csv")
     np.testing.assert_allclose(s.points, p, atol=1e-8)
     np.testing.assert_allclose(s.normals, n, atol=1e-6)
+    # CloudCompare-style commented header naming the columns.
+    rows = "\n".join(f"{x:.9g},{y:.9g},{z:.9g},{r},{g},{b}" for (x, y, z), (r, g, b) in zip(p, c))
+    (tmp_path / "cc.txt").write_text("//X,Y,Z,R,G,B\n" + rows + "\n")
+    s = load_scan(tmp_path / "cc.txt")
+    np.testing.assert_allclose(s.colors, c / 255.0, atol=1e-6)
     # TXT: semicolons/tabs and only xyz.
     (tmp_path / "a.txt").write_text("\n".join(f"{x}\t{y};{z}" for x, y, z in p))
     assert len(load_scan(tmp_path / "a.txt")) == 100
@@ -221,6 +226,8 @@ def _broken_files(tmp_path):
     write_point_cloud(p, good)
     data = good.read_bytes()
     cases["truncated"] = (tmp_path / "trunc.ply", data[: len(data) // 2], "truncated")
+    ascii_ply = _ascii_ply(tmp_path / "full_ascii.ply", p).read_bytes()
+    cases["truncated_ascii"] = (tmp_path / "trunc_ascii.ply", ascii_ply[: len(ascii_ply) // 2], "truncated")
     cases["garbage"] = (tmp_path / "garbage.ply", os.urandom(3000).replace(b"ply", b"xxx"), "not a PLY")
     cases["nan_only"] = (tmp_path / "nan.xyz", b"nan nan nan\n" * 50, "finite points")
     cases["too_few"] = (tmp_path / "few.xyz", b"0 0 0\n1 0 0\n0 1 0\n", "finite points")

@@ -54,18 +54,16 @@ def test_more_views_see_more_of_the_surface():
                                                        resolution=128, seed=1))
         samples = gt.sample_surface(20000, seed=0)
         d, _ = cKDTree(scan.points).query(samples)
-        return float(np.mean(d < 0.01 * _diag(gt))), samples, scan
+        return d < 0.01 * _diag(gt), samples
 
-    one, _, _ = coverage(1)
-    six, samples, scan = coverage(6)
-    assert one < 0.6 < six
-    # still holes: the underside (feet soles, belly seen only at grazing angles) and occluded parts
-    assert six < 0.97
-    bottom = samples[:, 2] < samples[:, 2].min() + 0.005 * (samples[:, 2].max() - samples[:, 2].min())
-    from scipy.spatial import cKDTree as T
-
-    d_bottom, _ = T(scan.points).query(samples[bottom])
-    assert np.mean(d_bottom < 0.01 * _diag(make_scan("creature", ScannerConfig(views=1, resolution=16))[1])) < 0.2
+    one, _ = coverage(1)
+    six, samples = coverage(6)
+    assert one.mean() < 0.6 < six.mean()
+    # still holes: occluded parts and the underside (the soles of the feet are never seen)
+    assert six.mean() < 0.97
+    z = samples[:, 2]
+    soles = z < z.min() + 0.005 * (z.max() - z.min())
+    assert soles.sum() > 50 and six[soles].mean() < 0.2
 
 
 def test_underside_is_unseen_unless_asked():

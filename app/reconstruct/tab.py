@@ -392,14 +392,16 @@ class ReconstructTab(QWidget):
         def job(token: Any) -> Any:
             from core.scanio import load_scan
 
-            def progress(*args: Any, **_kw: Any) -> None:
-                token.raise_if_cancelled()
-
-            return load_scan(paths, progress=progress)
+            return load_scan(paths, progress=token.report)
 
         t = self._start("load", job, on_result=lambda scan: self._scan_ready(scan, paths))
+        t.fraction.connect(self._load_fraction)
         t.finished.connect(lambda: self.load_progress.setVisible(False))
         return t
+
+    def _load_fraction(self, fraction: float) -> None:
+        self.load_progress.setRange(0, 1000)
+        self.load_progress.setValue(int(1000 * fraction))
 
     def _scan_ready(self, scan: Any, paths: list[str], title: str | None = None, info: dict | None = None) -> None:
         name = self._new_name("scan")

@@ -1,0 +1,74 @@
+"""Screened Poisson baseline: time and quality on real scans, through the same metrics.
+
+    python bench/poisson.py [SCAN ...] [--depth 9] [--samples 200000] [--estimate-normals]
+
+Default scans: ../shared/data/scans/srb/anchor.ply (or $LEVELSET_DATA/scans/srb/...).
+For each scan, runs Poisson with the scan's own normals and (with --estimate-normals,
+or when the scan has none) with normals estimated and oriented by core/poisson.py,
+and prints wall time per stage and the one-sided distances (scan units and % of the
+bounding-box diagonal), as core/metrics.py defines them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core import poisson  # noqa: E402
+from core.metrics import evaluate_reconstruction  # noqa: E402
+from core.scanio import load_scan  # noqa: E402
+
+
+def default_scans() -> list[Path]:
+    root = Path(os.environ.get("LEVELSET_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    return [root / "scans" / "srb" / "anchor.ply"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("scans", nargs="*", type=Path)
+    ap.add_argument("--depth", type=int, default=9)
+    ap.add_argument("--density-quantile", type=float, default=None)
+    ap.add_argument("--samples", type=int, default=200_000)
+    ap.add_argument("--estimate-normals", action="store_true", help="also run with estimated normals")
+    args = ap.parse_args()
+    rows = []
+    for path in args.scans or default_scans():
+        scan = load_scan(path)
+        variants = [False, True] if (scan.has_normals and args.estimate_normals) else [not scan.has_normals]
+        for estimate in variants:
+            kw = {"depth": args.depth, "reestimate_normals": estimate}
+            if args.density_quantile is not None:
+                kw["density_quantile"] = args.density_quantile
+            cfg = poisson.PoissonConfig(**kw)
+            t = time.perf_counter()
+            mesh = poisson.poisson_reconstruct(scan, cfg)
+            wall = time.perf_counter() - t
+            timings = dict(poisson.last_timings)
+            rep = evaluate_reconstruction(mesh, scan.points, n_samples=args.samples)
+            rows.append((path.name, len(scan), "estimated" if estimate else "scan", wall, timings["normals"],
+                         timings["poisson"], mesh.n_faces, rep))
+            print(f"# {path.name} ({'estimated' if estimate else 'scan'} normals) done", flush=True)
+    load = os.getloadavg()[0]
+    print(f"\nScreened Poisson (open3d), depth {args.depth}; load average {load:.1f} on {os.cpu_count()} cores")
+    print("distances in scan units (and % of the scan's bounding-box diagonal); "
+          "s->m: scan points to mesh (exact), m->s: mesh samples to nearest scan point")
+    head = (f"{'scan':<14} {'points':>7} {'normals':>9} {'wall s':>7} {'normals s':>9} {'solve s':>8} "
+            f"{'faces':>8} {'s->m mean':>18} {'m->s p95':>18} {'far area':>9}")
+    print(head)
+    print("-" * len(head))
+    for name, n, kind, wall, tn, tp, faces, rep in rows:
+        d = rep.diagonal
+        print(f"{name:<14} {n:>7} {kind:>9} {wall:>7.2f} {tn:>9.2f} {tp:>8.2f} {faces:>8} "
+              f"{rep.scan_to_mesh.mean:>9.4g} ({100 * rep.scan_to_mesh.mean / d:.3f}%) "
+              f"{rep.mesh_to_scan.p95:>9.4g} ({100 * rep.mesh_to_scan.p95 / d:.3f}%) "
+              f"{100 * rep.far_area_fraction:>8.2f}%")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""`levelset reconstruct` end to end: mesh written, checkpoint/resume, one-line errors (exit 2)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.meshio import read_mesh, write_point_cloud
+from core.scanner import ScannerConfig, make_scan
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ["--resolution", "48", "--batch-size", "512", "--field-resolution", "64", "--snapshot-interval", "0"]
+
+
+def levelset(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "core.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def scan_file(tmp_path_factory) -> Path:
+    scan, _ = make_scan("sphere", ScannerConfig(resolution=40, views=5, seed=4))
+    path = tmp_path_factory.mktemp("scan") / "sphere.ply"
+    write_point_cloud(scan.points, path)
+    return path
+
+
+def test_reconstruct_writes_mesh_and_resumes(scan_file, tmp_path):
+    out, ckpt = tmp_path / "mesh.ply", tmp_path / "run.ckpt"
+    r = levelset("reconstruct", str(scan_file), "-o", str(out), "--iterations", "15", "--checkpoint", str(ckpt),
+                 "--seed", "1", *SMALL)
+    assert r.returncode == 0, r.stderr
+    mesh = read_mesh(out)
+    assert mesh.n_faces > 100 and ckpt.is_file()
+    out2 = tmp_path / "mesh2.obj"
+    r = levelset("reconstruct", str(scan_file), "-o", str(out2), "--resume", str(ckpt), "--iterations", "5",
+                 *SMALL)
+    assert r.returncode == 0, r.stderr
+    assert "20 steps" in r.stderr and read_mesh(out2).n_faces > 100
+
+
+def test_poisson_method(scan_file, tmp_path):
+    out = tmp_path / "poisson.ply"
+    r = levelset("reconstruct", str(scan_file), "-o", str(out), "--method", "poisson")
+    assert r.returncode == 0, r.stderr
+    assert read_mesh(out).n_faces > 100
+
+
+@pytest.mark.parametrize("flags,word", [
+    (["--resolution", "5"], "resolution"),
+    (["--time-budget", "abc"], "time_budget"),
+    (["--method", "magic"], "method"),
+    (["--network", "transformer"], "network"),
+])
+def test_bad_settings_exit_2_with_one_line(scan_file, tmp_path, flags, word):
+    r = levelset("reconstruct", str(scan_file), "-o", str(tmp_path / "x.ply"), *flags, timeout=120)
+    assert r.returncode == 2
+    lines = [l for l in r.stderr.strip().splitlines() if l.strip()]
+    assert lines[0].startswith("levelset: error:") and word in lines[0]
+    assert "Traceback" not in r.stderr
+
+
+def test_bad_checkpoint_and_output_over_input(scan_file, tmp_path):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_text("nope")
+    r = levelset("reconstruct", str(scan_file), "-o", str(tmp_path / "x.ply"), "--resume", str(bad), timeout=120)
+    assert r.returncode == 2 and "bad.ckpt" in r.stderr and "Traceback" not in r.stderr
