@@ -8,7 +8,7 @@
 #      the window each time (skipped, and said so, without xvfb-run).
 #
 #   bash packaging/smoke_test_bundle.sh [APP_DIR]      # default dist/levelset-studio
-# Environment: ITERATIONS (default 150), SMOKE_OUT (default: a new temporary folder),
+# Environment: ITERATIONS (default 150), RESOLUTION (default 96), SMOKE_OUT (default: a new temporary folder),
 # SMOKE_TIMEOUT seconds per step (default 600).
 set -uo pipefail
 
@@ -16,6 +16,7 @@ REPO="$(cd "$(dirname "$0")/.." && pwd)"
 APP="$(cd "${1:-$REPO/dist/levelset-studio}" 2>/dev/null && pwd)" || {
   echo "smoke test: no bundle at ${1:-$REPO/dist/levelset-studio} (run packaging/build_bundle.sh)" >&2; exit 2; }
 ITERATIONS="${ITERATIONS:-150}"
+RESOLUTION="${RESOLUTION:-96}"   # marching-cubes grid of the CLI's final mesh (smaller: faster)
 TIMEOUT="${SMOKE_TIMEOUT:-600}"
 OUT="${SMOKE_OUT:-$(mktemp -d -t levelset-smoke.XXXXXX)}"
 mkdir -p "$OUT/home"
@@ -57,11 +58,12 @@ fi
 # 2. headless reconstruction of the bundled sample
 if [ -n "$SAMPLE" ]; then
   start=$(date +%s)
-  run_clean "$CLI" reconstruct "$SAMPLE" -o "$OUT/mesh.ply" --iterations "$ITERATIONS" > "$OUT/reconstruct.log" 2>&1
+  run_clean "$CLI" reconstruct "$SAMPLE" -o "$OUT/mesh.ply" --iterations "$ITERATIONS" \
+    --resolution "$RESOLUTION" > "$OUT/reconstruct.log" 2>&1
   rc=$?
   faces="$(ply_faces "$OUT/mesh.ply")"
   if [ $rc -eq 0 ] && [ "${faces:-0}" -gt 0 ]; then
-    pass "levelset reconstruct sample --iterations $ITERATIONS -> mesh.ply, $faces faces ($(( $(date +%s) - start )) s)"
+    pass "levelset reconstruct sample --iterations $ITERATIONS --resolution $RESOLUTION -> mesh.ply, $faces faces ($(( $(date +%s) - start )) s)"
   else
     fail "levelset reconstruct (exit $rc, faces '${faces:-none}')"; tail -20 "$OUT/reconstruct.log"
   fi
