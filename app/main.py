@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
@@ -25,8 +25,7 @@ class GuiOptions:
 
     scans: list[str] = field(default_factory=list)
     reconstruct: bool = False
-    iterations: int | None = None
-    time_budget: float | None = None
+    recon_settings: dict[str, Any] = field(default_factory=dict)  # ReconstructionConfig fields
     screenshot: str | None = None
     quit: bool = False
     tab: str = "reconstruct"
@@ -66,9 +65,7 @@ class _Automation:
 
     def scan_loaded(self, _scan: object) -> None:
         if self.options.reconstruct:
-            t = self.window.reconstruct_tab.start_reconstruction(
-                iterations=self.options.iterations, time_budget=self.options.time_budget
-            )
+            t = self.window.reconstruct_tab.start_reconstruction()
             if t is None:
                 self.fail("cannot start the reconstruction (is the engine installed?)")
         else:
@@ -103,6 +100,9 @@ def run_gui(options: GuiOptions) -> int:
 
     window = MainWindow()
     auto = _Automation(window, options, app)
+    panel = window.reconstruct_tab.recon_panel
+    if panel is not None and options.recon_settings:
+        panel.set_values(options.recon_settings)
     if options.tab == "robustness":
         window.tabs.setCurrentIndex(1)
     apply = getattr(window.robustness_tab, "apply_cli_options", None)
@@ -120,6 +120,9 @@ def run_gui(options: GuiOptions) -> int:
     elif options.quit:
         auto.finish()
     rc = app.exec()
+    if window.isVisible():
+        window.close()  # stops its jobs, remembers the geometry
+    window.deleteLater()
     from app.workers import wait_for_orphans
 
     wait_for_orphans()

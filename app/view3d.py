@@ -121,7 +121,7 @@ class View3D(QWidget):
             )
             self._scalar_bars[name] = title
         actor = self.plotter.add_mesh(
-            poly, name=name, opacity=opacity, smooth_shading=True, reset_camera=False,
+            poly, name=name, opacity=opacity, smooth_shading=False, reset_camera=False,
             render=False, specular=0.2, **kw,
         )
         actor.SetVisibility(visible)

@@ -10,9 +10,12 @@ flood the GUI event queue. Cancellation is cooperative through a ``CancelToken``
 from __future__ import annotations
 
 import inspect
+import os
+import threading
 import sys
 import time
 import traceback
+import warnings
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
@@ -34,6 +37,22 @@ def user_message(exc: BaseException) -> str:
     if isinstance(exc, MemoryError):
         return "out of memory (try a smaller scan, resolution or batch)"
     return f"internal error: {type(exc).__name__}: {exc}"
+
+
+# Workers run a few nice levels below the GUI thread so that, when CPU cores are
+# scarce, the scheduler prefers the thread that draws the window (Linux: per-thread
+# nice values; threads the job starts, such as torch's, inherit it).
+WORKER_NICENESS = 5
+
+
+def _lower_this_threads_priority(delta: int) -> None:
+    if not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + delta))
+    except OSError:
+        pass
 
 
 class JobToken(CancelToken):
@@ -82,6 +101,7 @@ class JobThread(QThread):
         self.token.cancel()
 
     def run(self) -> None:  # runs in the worker thread
+        _lower_this_threads_priority(WORKER_NICENESS)
         try:
             out = self.job(self.token)
             if inspect.isgenerator(out):
@@ -197,11 +217,13 @@ class JobRunner(QObject):
             ok = t.wait(left) and ok
         for t in list(self._jobs):
             if t.isRunning():  # still inside a step that cannot be interrupted
-                for sig in (t.progress, t.snapshot, t.event, t.result, t.failed, t.cancelled, t.fraction):
-                    try:
-                        sig.disconnect()
-                    except (RuntimeError, TypeError):
-                        pass
+                with warnings.catch_warnings():  # PySide warns for signals without receivers
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    for sig in (t.progress, t.snapshot, t.event, t.result, t.failed, t.cancelled, t.fraction):
+                        try:
+                            sig.disconnect()
+                        except (RuntimeError, TypeError):
+                            pass
                 t.setParent(None)
                 _ORPHANS.append(t)
                 self._jobs.remove(t)

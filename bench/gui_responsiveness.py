@@ -21,6 +21,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("scan", nargs="?", default=None)
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads for training (0: the engine's choice)")
     args = ap.parse_args()
 
     import tempfile
@@ -71,11 +72,12 @@ def main() -> int:
     done = []
     tab.reconstruction_finished.connect(lambda m: done.append(m))
     meter.start(); rot.start(30)
-    tab.start_reconstruction(time_budget=args.seconds)
+    tab.recon_panel.set_values({"threads": args.threads, "time_budget": args.seconds})
+    tab.start_reconstruction()
     spin(lambda: bool(done), args.seconds + 120)
     rot.stop(); meter.stop()
     train = (meter.longest_ms, max(render_ms), sorted(render_ms)[len(render_ms) // 2], len(render_ms))
-    print(f"scan: {scan}; training {args.seconds:.0f} s; snapshots applied: {tab.snapshots_applied}; "
+    print(f"scan: {scan}; training {args.seconds:.0f} s ({args.threads or 'auto'} threads); snapshots applied: {tab.snapshots_applied}; "
           f"final mesh {done[0].n_faces if done else 0} triangles")
     print(f"{'':28}{'longest stall ms':>18}{'max render ms':>15}{'median render ms':>18}{'frames':>8}")
     print(f"{'rotate only (baseline)':28}{base[0]:18.0f}{base[1]:15.1f}{base[2]:18.1f}{base[3]:8d}")

@@ -1,15 +1,18 @@
 """Meshing the zero level set of an implicit function: coarse-to-fine marching cubes.
 
 A dense 256^3 grid is 16.8M network evaluations, yet only the cells near the surface
-matter. :func:`extract_mesh` evaluates a coarse grid, then refines level by level
-(stride 8 -> 4 -> 2 -> 1) only the cells that may hold the surface: a sign change
-among the corners, or a corner value within a Lipschitz margin of zero. The F of a
-reconstruction is roughly a distance but not exactly one, so the margin uses the
-largest slope measured on the coarse grid (at least 1) times a safety factor, and a
-verification pass afterwards evaluates every cell next to the surface found so far
-(and every cell where the filled-in values would fake a crossing) until nothing
-changes. On the cells that hold the surface the grid values are then exactly those
-of the dense grid, so marching cubes returns the same triangles.
+matter. :func:`extract_mesh` evaluates a coarse grid (~16 cells per axis), then refines
+level by level (stride 16 -> 8 -> 4 -> 2 -> 1 at 256^3) only the cells that may hold
+the surface: a sign change among the corners, or a corner value within a Lipschitz
+margin of zero. The F of a reconstruction is roughly a distance but not exactly one,
+so the margin uses the largest slope measured on the coarse grid (at least 1) times a
+safety factor; the last decision (which stride-2 cells get unit resolution) uses half
+the bound, because a verification pass follows: it evaluates every cell next to the
+surface found so far (and every cell where the filled-in signs would fake a
+crossing) until nothing changes. On the cells that hold the surface the grid values
+are then exactly those of the dense grid, so marching cubes (restricted by a mask to
+those cells) returns the same triangles. What can be missed is a separate piece
+smaller than about one stride-2 cell that no refined node touches.
 
 Also here: the clean-up filters that follow meshing (:func:`trim_far_from_points`,
 :func:`remove_small_components`), which return new meshes.
@@ -58,11 +61,6 @@ class MeshingStats:
 last_stats = MeshingStats()
 
 
-def grid_points(resolution: int, bound: float = 1.2) -> np.ndarray:
-    """The 1-D coordinates of the marching-cubes grid over [-bound, bound] (float64)."""
-    return np.linspace(-bound, bound, resolution)
-
-
 def _check_args(resolution: int, bound: float, batch_size: int) -> None:
     if not isinstance(resolution, (int, np.integer)) or not 8 <= resolution <= MAX_RESOLUTION:
         raise ConfigError(f"resolution: {resolution!r} is outside [8, {MAX_RESOLUTION}]")
@@ -85,7 +83,7 @@ class _Evaluator:
         """Values (float32) at the nodes with flat indices ``flat`` of the n^3 grid."""
         out = np.empty(flat.shape[0], dtype=np.float32)
         n = self.n
-        with torch.inference_mode():
+        with torch.no_grad():
             for start in range(0, flat.shape[0], self.batch_size):
                 if self.cancel is not None:
                     self.cancel.raise_if_cancelled()
@@ -336,17 +334,6 @@ def _marching_cubes(volume: np.ndarray, h: float, bound: float, transform: Norma
     lens = np.linalg.norm(normals, axis=1, keepdims=True)
     normals = np.where(lens > 0, normals / np.maximum(lens, 1e-12), 0.0).astype(np.float32)
     return Mesh(transform.to_scan(unit), faces.astype(np.int64), normals, name)
-
-
-def evaluate_grid(fn: Callable[[torch.Tensor], torch.Tensor], resolution: int, *, bound: float = 1.2,
-                  device: torch.device | None = None, batch_size: int = 65536,
-                  cancel: CancelToken | None = None) -> np.ndarray:
-    """The dense (resolution,)^3 grid of values of ``fn`` over [-bound, bound]^3 (float32)."""
-    _check_args(resolution, bound, batch_size)
-    device = torch.device("cpu") if device is None else torch.device(device)
-    h = 2.0 * bound / (resolution - 1)
-    evaluate = _Evaluator(fn, resolution, h, bound, device, batch_size, cancel)
-    return evaluate(np.arange(resolution**3, dtype=np.int64)).reshape((resolution,) * 3)
 
 
 # --------------------------------------------------------------------------- clean-up

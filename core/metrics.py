@@ -72,6 +72,10 @@ class SurfaceQuery:
 
         if mesh.is_empty:
             raise LevelSetError(f"{mesh.name}: the mesh has no triangles")
+        if not np.all(np.isfinite(mesh.vertices)):
+            raise LevelSetError(f"{mesh.name}: the mesh has non-finite vertex coordinates")
+        if mesh.faces.min() < 0 or mesh.faces.max() >= mesh.n_vertices:
+            raise LevelSetError(f"{mesh.name}: a face refers to a vertex that does not exist")
         self.origin = mesh.vertices.mean(axis=0) if origin is None else np.asarray(origin, dtype=np.float64)
         self._o3d = o3d
         self.scene = o3d.t.geometry.RaycastingScene()

@@ -29,6 +29,13 @@ def torus(p: torch.Tensor) -> torch.Tensor:
     return q.norm(dim=1) - 0.25
 
 
+def two_pieces(p: torch.Tensor) -> torch.Tensor:
+    """A big sphere and a separate small one (a few cells wide) away from it."""
+    big = p.norm(dim=1) - 0.5
+    small = (p - torch.tensor([0.8, -0.75, 0.7])).norm(dim=1) - 0.05
+    return torch.minimum(big, small)
+
+
 def bumpy_network() -> torch.nn.Module:
     """A real (random) ReLU MLP added to a sphere: a surface with many small bumps."""
     torch.manual_seed(0)
@@ -53,12 +60,15 @@ def assert_same_mesh(a: Mesh, b: Mesh) -> None:
     np.testing.assert_array_equal(a.vertex_normals, b.vertex_normals)
 
 
-@pytest.mark.parametrize("fn,resolution", [(sphere(), 64), (torus, 72), (sphere(0.33, (0.2, -0.1, 0.3)), 97)])
+@pytest.mark.parametrize("fn,resolution", [(sphere(), 64), (torus, 72), (sphere(0.33, (0.2, -0.1, 0.3)), 97),
+                                           (two_pieces, 96)])
 def test_coarse_to_fine_equals_dense(fn, resolution):
     dense = extract_mesh(fn, resolution, IDENTITY, coarse_to_fine=False)
     fine = extract_mesh(fn, resolution, IDENTITY)
     stats = meshing.last_stats
     assert_same_mesh(dense, fine)
+    if fn is two_pieces:  # the small separate piece was found
+        assert meshing.face_components(fine)[0] == 2
     # and it saved most of the work
     assert stats.evaluations < 0.5 * stats.dense_evaluations
 

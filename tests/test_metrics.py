@@ -144,4 +144,10 @@ def test_bad_input():
         evaluate_reconstruction(square(0.0), np.zeros((0, 3)))
     with pytest.raises(LevelSetError, match="non-finite"):
         evaluate_reconstruction(square(0.0), np.array([[np.nan, 0, 0], [1, 1, 1]]))
+    broken = Mesh(np.array([[0.0, 0, 0], [1, 0, 0], [np.inf, 1, 0]]), np.array([[0, 1, 2]]))
+    with pytest.raises(LevelSetError, match="non-finite vertex"):
+        evaluate_reconstruction(broken, np.eye(3))
+    dangling = Mesh(np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0]]), np.array([[0, 1, 7]]))
+    with pytest.raises(LevelSetError, match="does not exist"):
+        evaluate_reconstruction(dangling, np.eye(3))
 

@@ -129,6 +129,8 @@ class LayersPanel(QWidget):
         self.list.blockSignals(True)
         it.setText(layer.title)
         it.setIcon(_swatch(layer.color))
+        tip = [layer.title] + [str(layer.info[k]) for k in ("report",) if layer.info.get(k)]
+        it.setToolTip("\n".join(tip))
         it.setCheckState(Qt.CheckState.Checked if layer.visible else Qt.CheckState.Unchecked)
         self.list.blockSignals(False)
         if layer.name == self.current_name():

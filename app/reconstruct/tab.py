@@ -339,8 +339,10 @@ class ReconstructTab(QWidget):
         if layer.data is None:
             return
         if layer.is_scan:
+            # dense scans as 1-pixel points, so a surface under them stays visible
+            size = 1.0 if len(layer.data) > 20_000 else 2.0
             self.view.set_points(layer.name, layer.data.points, color=layer.color, visible=layer.visible,
-                                 opacity=layer.opacity, **self._scan_colors(layer.data))
+                                 opacity=layer.opacity, point_size=size, **self._scan_colors(layer.data))
         else:
             self.view.set_mesh(layer.name, layer.data.vertices, layer.data.faces, color=layer.color,
                                visible=layer.visible, opacity=layer.opacity)
@@ -441,7 +443,9 @@ class ReconstructTab(QWidget):
             source.visible = False
             self.view.set_visible(source.name, False)
             self.layers_panel.refresh(source)
-            self.layers[self.active_scan_name].info["report"] = report.summary()
+            cleaned_layer = self.layers[self.active_scan_name]
+            cleaned_layer.info["report"] = "Cleaning:\n" + report.summary()
+            self.layers_panel.refresh(cleaned_layer)
             self.status_message.emit(f"Cleaned: {report.input_points:,} -> {report.output_points:,} points")
 
         return self._start("clean", job, on_result=done)

@@ -22,23 +22,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("scans", nargs="*", metavar="SCAN", help="scan file(s) to open (merged), or a .conf scan set")
     p.add_argument("--reconstruct", action="store_true", help="start a reconstruction once the scan is loaded")
-    budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--iterations", type=int, metavar="N", help="with --reconstruct: train N iterations")
-    budget.add_argument("--time-budget", type=float, metavar="S", help="with --reconstruct: train for S seconds")
     p.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window when done")
     p.add_argument("--quit", action="store_true", help="exit when done (exit code 0, or 2 on an error)")
     p.add_argument("--tab", choices=("reconstruct", "robustness"), default="reconstruct", help="tab shown first")
     p.add_argument("--dataset", metavar="D", help="Robustness tab: dataset to open")
     p.add_argument("--train", action="store_true", help="Robustness tab: start training")
     p.add_argument("--no-sample", action="store_true", help="do not open the sample scan when no SCAN is given")
+    from core.params import add_arguments
+    from core.recon.config import ReconstructionConfig
+
+    # The Reconstruct panel's settings, from the same descriptions as `levelset reconstruct`.
+    add_arguments(p.add_argument_group("reconstruction settings (shown in the Reconstruct panel)"), ReconstructionConfig)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.iterations is not None and args.iterations < 1:
-        raise ConfigError(f"iterations: {args.iterations} is outside [1, inf]")
-    if args.time_budget is not None and not args.time_budget > 0:
-        raise ConfigError(f"time_budget: {args.time_budget} is outside (0, inf]")
+    from core.params import config_from_args, config_to_dict
+    from core.recon.config import ReconstructionConfig
+
+    recon = config_from_args(ReconstructionConfig, args)  # validated before any window opens
+    if args.iterations is not None and args.time_budget is None:
+        recon = recon.with_values(time_budget=None)  # --iterations alone: no time limit
     if args.screenshot and not args.screenshot.lower().endswith(".png"):
         raise ConfigError(f"--screenshot: {args.screenshot} must be a .png file")
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM")) \
@@ -50,8 +54,7 @@ def run(args: argparse.Namespace) -> int:
         GuiOptions(
             scans=list(args.scans),
             reconstruct=args.reconstruct,
-            iterations=args.iterations,
-            time_budget=args.time_budget,
+            recon_settings=config_to_dict(recon),
             screenshot=args.screenshot,
             quit=args.quit,
             tab=args.tab,

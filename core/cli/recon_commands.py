@@ -36,9 +36,14 @@ def _config(args: argparse.Namespace):
     from core.params import config_from_args
     from core.recon.config import ReconstructionConfig
 
-    cfg = config_from_args(ReconstructionConfig, args, method=args.method if args.method != "poisson" else None)
+    ns = argparse.Namespace(**vars(args))
+    if ns.method == "poisson":
+        ns.method = None  # Poisson has no neural settings; validate the rest anyway
+    cfg = config_from_args(ReconstructionConfig, ns)
     if args.iterations is not None and args.time_budget is None:
         cfg = cfg.with_values(time_budget=None)  # --iterations alone: no time limit
+    if args.snapshot_interval is None:
+        cfg = cfg.with_values(snapshot_interval=0.0)  # nobody sees previews on a terminal
     return cfg
 
 

@@ -88,7 +88,10 @@ def _input_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str) -
         xg = x.detach().requires_grad_(True)
         logits = model(xg)
         per = _attack_loss(logits, y, loss)
-        (g,) = torch.autograd.grad(per.sum(), xg)
+        # allow_unused: a model whose output has no gradient path to x (gradient masking
+        # by a non-differentiable layer) gets a zero gradient, not a crash
+        (g,) = torch.autograd.grad(per.sum(), xg, allow_unused=True) if per.requires_grad else (None,)
+    g = torch.zeros_like(xg) if g is None else g
     return per.detach(), g.detach(), logits.detach()
 
 
@@ -185,6 +188,8 @@ def pgd(
                 else:
                     xa = xa + alpha * g / _per_sample(_flat_norm(g).clamp_min(1e-12), g)
                 xa = (x0 + _project(xa - x0, eps, norm)).clamp(0.0, 1.0)
+            if restarts == 1:  # nothing to choose between: skip the extra forward pass
+                return xa
             with torch.no_grad():
                 logits = model(xa)
                 cur_loss = _attack_loss(logits, y, loss)
@@ -241,19 +246,24 @@ class _NearestBoundary:
         if not (torch.is_grad_enabled() and x.requires_grad):  # final residual only
             value = decision_margin(logits, k0)
             return torch.where(fooled, torch.full_like(value, self.level), value)
-        (g0,) = torch.autograd.grad(f0.sum(), x, retain_graph=True)
+        def grad(v: torch.Tensor) -> torch.Tensor:
+            (g,) = torch.autograd.grad(v.sum(), x, retain_graph=True, allow_unused=True)
+            return torch.zeros_like(x) if g is None else g
+
+        g0 = grad(f0)
         dist = []
         for j in range(1, cand.shape[1]):
             fj = logits.gather(1, cand[:, j:j + 1]).squeeze(1)
-            (gj,) = torch.autograd.grad(fj.sum(), x, retain_graph=True)
+            gj = grad(fj)
             w = (gj - g0).flatten(1).norm(dim=1)
             dist.append((fj - f0).detach().abs() / w.clamp_min(1e-12))
         best = torch.stack(dist, dim=1).argmin(dim=1) + 1
         fl = logits.gather(1, cand.gather(1, best[:, None])).squeeze(1)
         value = fl - f0
         self.iterations[idx[~fooled]] += 1
-        # fooled rows: exactly the level (zero residual), graph kept for autograd
-        return torch.where(fooled, self.level + 0.0 * value, value)
+        # fooled rows: exactly the level (zero residual); the 0 * x term keeps a graph to x
+        # for a model with no gradient path to its input (masked): zero steps, not a crash
+        return torch.where(fooled, self.level + 0.0 * value, value) + 0.0 * x.flatten(1)[:, 0]
 
 
 def deepfool(
@@ -419,6 +429,8 @@ def autoattack(
     seed: int = 0,
     n_classes: int | None = None,
     components: tuple[str, ...] | None = None,
+    steps: int = AUTOATTACK_STEPS,
+    square_queries: int = SQUARE_QUERIES,
     batch_size: int = 500,
     cancel: CancelToken | None = None,
 ) -> AutoAttackResult:
@@ -430,7 +442,9 @@ def autoattack(
     robust, as the reference does. torchattacks' own ``AutoAttack`` runs 10 steps,
     which is why it is not used. With fewer than 10 classes the target count is
     C - 1; APGD-T's DLR loss needs at least 4 classes and is skipped (and listed in
-    ``skipped``) below that. ``components`` selects a subset (e.g. ("square",)).
+    ``skipped``) below that. ``components`` selects a subset (e.g. ("square",));
+    ``steps`` and ``square_queries`` exist for quick previews and tests: anything but
+    the defaults is not AutoAttack, and the component names then say what ran.
     """
     import torchattacks  # a real dependency, imported late: it is slow to import
 
@@ -454,31 +468,34 @@ def autoattack(
         raise ConfigError(f"unknown AutoAttack component {unknown[0]!r} (apgd-ce, apgd-t, fab-t, square)")
     plan: list[tuple[str, Callable[[], object]]] = []
     skipped: list[str] = []
+    steps, square_queries = int(steps), int(square_queries)
+    if steps < 1 or square_queries < 1:
+        raise ConfigError(f"AutoAttack needs steps >= 1 and square_queries >= 1, got {steps} and {square_queries}")
     if "apgd-ce" in wanted:
-        plan.append((f"APGD-CE ({norm}, {AUTOATTACK_STEPS} steps, 1 restart)",
-                     lambda: torchattacks.APGD(net, norm=norm, eps=eps, steps=AUTOATTACK_STEPS, n_restarts=1,
+        plan.append((f"APGD-CE ({norm}, {steps} steps, 1 restart)",
+                     lambda: torchattacks.APGD(net, norm=norm, eps=eps, steps=steps, n_restarts=1,
                                                seed=seed, loss="ce", rho=0.75)))
     if "apgd-t" in wanted:
         if c >= 4:
             def make_apgdt():
-                a = torchattacks.APGDT(net, norm=norm, eps=eps, steps=AUTOATTACK_STEPS, n_restarts=1, seed=seed,
+                a = torchattacks.APGDT(net, norm=norm, eps=eps, steps=steps, n_restarts=1, seed=seed,
                                        rho=0.75, n_classes=c)
                 a.n_target_classes = targets
                 return a
-            plan.append((f"APGD-T ({norm}, DLR, {AUTOATTACK_STEPS} steps, 1 restart, {targets} target classes)", make_apgdt))
+            plan.append((f"APGD-T ({norm}, DLR, {steps} steps, 1 restart, {targets} target classes)", make_apgdt))
         else:
             skipped.append(f"APGD-T (its DLR loss needs >= 4 classes, the model has {c})")
     if "fab-t" in wanted:
         if c >= 2:
             def make_fabt():
-                a = torchattacks.FAB(net, norm=norm, eps=eps, steps=AUTOATTACK_STEPS, n_restarts=1, seed=seed,
+                a = torchattacks.FAB(net, norm=norm, eps=eps, steps=steps, n_restarts=1, seed=seed,
                                      multi_targeted=True, n_classes=c, alpha_max=0.1, eta=1.05, beta=0.9)
                 a.n_target_classes = targets
                 return a
-            plan.append((f"FAB-T ({norm}, {AUTOATTACK_STEPS} steps, 1 restart, {targets} target classes)", make_fabt))
+            plan.append((f"FAB-T ({norm}, {steps} steps, 1 restart, {targets} target classes)", make_fabt))
     if "square" in wanted:
-        plan.append((f"Square ({norm}, {SQUARE_QUERIES} queries, 1 restart, p_init 0.8)",
-                     lambda: torchattacks.Square(net, norm=norm, eps=eps, n_queries=SQUARE_QUERIES, n_restarts=1,
+        plan.append((f"Square ({norm}, {square_queries} queries, 1 restart, p_init 0.8)",
+                     lambda: torchattacks.Square(net, norm=norm, eps=eps, n_queries=square_queries, n_restarts=1,
                                                  p_init=0.8, loss="margin", resc_schedule=False, seed=seed)))
     x_adv = x4.clone()
     with eval_mode(model), _frozen_parameters(model):

@@ -88,3 +88,12 @@ def sample_scan() -> Path:
 
     assert SAMPLE_SCAN.exists(), "resources/sample_scan.ply is missing (made by `levelset make-scan`)"
     return SAMPLE_SCAN
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_job_outlives_the_session():
+    """A job still running at exit would abort the interpreter (QThread destroyed)."""
+    yield
+    from app.workers import wait_for_orphans
+
+    assert wait_for_orphans(60.0), "a background job did not stop within 60 s after its window closed"

@@ -22,31 +22,36 @@ def png_pixels(path):
     return arr[:, : 3 * img.width()].reshape(img.height(), img.width(), 3).copy()
 
 
-def test_gui_screenshot_quit_exits_zero_with_png(tmp_path, gui_env, blob_scan):
+def test_gui_reconstruct_screenshot_quit_exits_zero_with_png(tmp_path, gui_env):
+    """`levelset gui --reconstruct ... --screenshot PNG --quit` on the bundled sample."""
     png = tmp_path / "window.png"
     env = dict(gui_env, LEVELSET_STUDIO_SETTINGS=str(tmp_path / "settings.ini"))
     out = subprocess.run(
-        [sys.executable, "-m", "core.cli", "gui", str(blob_scan), "--screenshot", str(png), "--quit"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+        [sys.executable, "-m", "core.cli", "gui", "--reconstruct", "--iterations", "8", "--threads", "1",
+         "--resolution", "96", "--preview-resolution", "48", "--screenshot", str(png), "--quit"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
     )
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "longest GUI-thread stall" in out.stdout
     pix = png_pixels(png)
-    assert pix.shape[0] > 400 and pix.shape[1] > 600
-    assert pix.std() > 10
+    assert pix.shape[0] >= 600 and pix.shape[1] >= 800
+    # the window's widgets (light) and the 3D view's dark background are both there
+    assert (pix.reshape(-1, 3).mean(axis=1) > 200).mean() > 0.2
+    assert (np.abs(pix.astype(int) - np.array([38, 41, 48])).max(axis=2) < 8).mean() > 0.1
 
 
-def test_gui_quit_reports_a_broken_scan_with_exit_2(tmp_path, gui_env):
+def test_gui_quit_reports_a_broken_scan_with_exit_2(qapp, tmp_path, capsys, monkeypatch):
+    """The --quit path in this process: an error is one line on stderr and exit code 2."""
+    from core.cli import main
+
     bad = tmp_path / "empty.ply"
     bad.write_bytes(b"")
-    env = dict(gui_env, LEVELSET_STUDIO_SETTINGS=str(tmp_path / "settings.ini"))
-    out = subprocess.run(
-        [sys.executable, "-m", "core.cli", "gui", str(bad), "--quit"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
-    )
-    assert out.returncode == 2
-    lines = out.stderr.strip().splitlines()
+    monkeypatch.setenv("LEVELSET_STUDIO_SETTINGS", str(tmp_path / "settings.ini"))
+    assert main(["gui", str(bad), "--quit"]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
     assert lines[-1].startswith("levelset: error: ") and "empty.ply" in lines[-1]
-    assert "Traceback" not in out.stderr
+    assert "Traceback" not in err
 
 
 def test_gui_rejects_bad_options_before_opening_a_window(capsys):

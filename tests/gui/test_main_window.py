@@ -33,7 +33,10 @@ def test_geometry_and_recent_files_are_remembered(qtbot, settings, tmp_path):
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
-    w.resize(1111, 777)
+    w.resize(1450, 880)  # not the default size (1400 x 860); above both tabs' minimum
+    qtbot.wait(50)
+    size = (w.width(), w.height())
+    assert size == (1450, 880)
     w.add_recent([str(tmp_path / "a.ply")])
     w.add_recent([str(tmp_path / "b.ply"), str(tmp_path / "c.ply")])
     w.close()
@@ -42,7 +45,7 @@ def test_geometry_and_recent_files_are_remembered(qtbot, settings, tmp_path):
     qtbot.addWidget(w2)
     w2.show()
     qtbot.waitExposed(w2)
-    assert (w2.width(), w2.height()) == (1111, 777)
+    assert (w2.width(), w2.height()) == size
     recent = w2.recent_files()
     assert recent[0] == [str(tmp_path / "b.ply"), str(tmp_path / "c.ply")]
     assert recent[1] == [str(tmp_path / "a.ply")]
