@@ -1,0 +1,8 @@
+"""Bundle launcher for the `levelset` command (same as the `levelset` console script)."""
+
+import sys
+
+from core.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,8 @@
+"""Bundle launcher for the desktop app (same as the `levelset-studio` gui script)."""
+
+import sys
+
+from app.main import main
+
+if __name__ == "__main__":
+    sys.exit(main())
