@@ -198,7 +198,7 @@ def read_mesh(path: str | os.PathLike) -> Mesh:
 
     Raises ScanError (UnsupportedFormatError for other formats) with a one-line message.
     """
-    from core.scanio import _check_file, _read_bytes, _read_ply, _one_line  # shared readers
+    from core.scanio import _check_file, _read_bytes, _read_ply, _read_trimesh  # shared readers
 
     path = Path(path)
     ext = path.suffix.lower()
@@ -221,17 +221,10 @@ def read_mesh(path: str | os.PathLike) -> Mesh:
             raise ScanError("the PLY file holds points but no faces (not a mesh)", path)
         normals = None if cloud.normals is None else cloud.normals.astype(np.float32)
         return Mesh(cloud.points, cloud.faces, normals, name=path.stem)
-    import trimesh
-
-    try:
-        loaded = trimesh.load(io.BytesIO(data), file_type=ext.lstrip("."), process=ext == ".stl", force="mesh")
-    except Exception as exc:
-        raise ScanError(f"corrupt or unreadable {ext.lstrip('.').upper()} file ({_one_line(exc)})", path) from None
-    vertices = np.asarray(getattr(loaded, "vertices", np.zeros((0, 3))), dtype=np.float64).reshape(-1, 3)
-    faces = np.asarray(getattr(loaded, "faces", np.zeros((0, 3))), dtype=np.int64).reshape(-1, 3)
-    if len(faces) == 0:
+    cloud = _read_trimesh(data, path, ext)
+    if cloud.faces is None:
         raise ScanError(f"the {ext.lstrip('.').upper()} file holds no faces", path)
-    return Mesh(vertices, faces, None, name=path.stem)
+    return Mesh(cloud.points, cloud.faces, None, name=path.stem)
 
 
 # ----------------------------------------------------------------------------- point clouds
