@@ -172,6 +172,17 @@ def hidden_preactivations(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tens
     return logits, found
 
 
+def _activation_derivative(m: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """Elementwise derivative of the activation layer ``m`` at its input ``z``."""
+    if isinstance(m, nn.ReLU):
+        return (z > 0).to(z.dtype)
+    if isinstance(m, nn.Tanh):
+        return 1.0 - torch.tanh(z) ** 2
+    if isinstance(m, nn.Softplus):
+        return torch.sigmoid(z * m.beta)
+    raise ModelError(f"unsupported layer {type(m).__name__}")
+
+
 def mlp_preactivation_gradients(model: MLP, x: torch.Tensor) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
     """Logits and, per hidden layer, (z, J): pre-activations z (N, k) and their input Jacobians J (N, k, d).
 
@@ -196,14 +207,7 @@ def mlp_preactivation_gradients(model: MLP, x: torch.Tensor) -> tuple[torch.Tens
         else:
             z = h
             h = m(z)
-            if isinstance(m, nn.ReLU):
-                deriv = (z > 0).to(z.dtype)
-            elif isinstance(m, nn.Tanh):
-                deriv = 1.0 - torch.tanh(z) ** 2
-            elif isinstance(m, nn.Softplus):
-                deriv = torch.sigmoid(z * m.beta)
-            else:
-                raise ModelError(f"unsupported layer {type(m).__name__}")
+            deriv = _activation_derivative(m, z)
             assert jac is not None
             jac = deriv.unsqueeze(-1) * jac
     return h, out
@@ -238,14 +242,7 @@ def mlp_preactivation_grad_sqnorms(model: MLP, x: torch.Tensor, projections: int
         else:
             z = h
             h = m(z)
-            if isinstance(m, nn.ReLU):
-                deriv = (z > 0).to(z.dtype)
-            elif isinstance(m, nn.Tanh):
-                deriv = 1.0 - torch.tanh(z) ** 2
-            elif isinstance(m, nn.Softplus):
-                deriv = torch.sigmoid(z * m.beta)
-            else:
-                raise ModelError(f"unsupported layer {type(m).__name__}")
+            deriv = _activation_derivative(m, z)
             v = deriv.unsqueeze(-1) * v
     return h, out
 
