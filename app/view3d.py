@@ -198,7 +198,12 @@ class View3D(QWidget):
     def close_view(self) -> None:
         if not self.closed:
             self.closed = True
-            self.plotter.close()
+            self.plotter.close()  # releases the GL resources with this view's context
+            # Drop our references now, so the VTK objects go while nothing else is
+            # drawing, not whenever the garbage collector finds them later.
+            self._data.clear()
+            self._actors.clear()
+            self._scalar_bars.clear()
 
 
 def grab_window(window: QWidget, view: View3D | None) -> QImage:

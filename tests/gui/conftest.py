@@ -3,6 +3,7 @@ settings kept in a temporary .ini so nothing of the user's is read or written.""
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from pathlib import Path
@@ -16,6 +17,27 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if Path(str(item.fspath)).resolve().is_relative_to(Path(__file__).resolve().parent):
             item.add_marker(pytest.mark.gui)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item):
+    """Destroy the test's closed windows now, before the next test builds its own.
+
+    pytest-qt closes a test's widgets and calls deleteLater(); left alone, the next
+    test's event loop would destroy the old window (its OpenGL widget and VTK
+    objects) while the new window's GL context is current, and Python's cyclic GC
+    would free old VTK mappers at random moments. Deleting here, with no other
+    window alive, keeps every GL teardown against its own context.
+    """
+    result = yield
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    if QCoreApplication.instance() is not None:
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        gc.collect()
+        QCoreApplication.processEvents()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    return result
 
 
 @pytest.fixture
