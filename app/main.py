@@ -24,6 +24,10 @@ class GuiOptions:
     """What ``levelset gui`` was asked to do."""
 
     scans: list[str] = field(default_factory=list)
+    session: str | None = None  # a saved .lss session to reopen (instead of scans)
+    # --iterations / --time-budget as given (None: not given); they bound a session's continuation
+    iterations: int | None = None
+    time_budget: float | None = None
     reconstruct: bool = False
     recon_settings: dict[str, Any] = field(default_factory=dict)  # ReconstructionConfig fields
     screenshot: str | None = None
@@ -56,6 +60,7 @@ class _Automation:
         if options.quit:
             window.error_handler = self.fail
         tab.scan_loaded.connect(self.scan_loaded)
+        tab.session_loaded.connect(self.session_loaded)
         tab.reconstruction_finished.connect(lambda _m: self.finish())
         # --tab robustness --train: the screenshot waits for the Robustness tab's training
         rtab = window.robustness_tab
@@ -75,7 +80,23 @@ class _Automation:
         self.exit_code = EXIT_ERROR
         self.app.exit(EXIT_ERROR)
 
+    def session_loaded(self, _path: str) -> None:
+        tab = self.window.reconstruct_tab
+        if self.options.reconstruct:
+            # a session with a network trains on; one without starts a new reconstruction
+            if tab.reconstructor is not None:
+                t = tab.continue_reconstruction(iterations=self.options.iterations,
+                                                time_budget=self.options.time_budget)
+            else:
+                t = tab.start_reconstruction()
+            if t is None:
+                self.fail("cannot continue the session's reconstruction")
+        else:
+            self.finish()
+
     def scan_loaded(self, _scan: object) -> None:
+        if self.options.session:
+            return  # the session's own scan: session_loaded decides what follows
         if self.options.reconstruct:
             t = self.window.reconstruct_tab.start_reconstruction()
             if t is None:
@@ -93,6 +114,9 @@ class _Automation:
         meter = self.window.reconstruct_tab.stall_meter
         if self.options.reconstruct and meter.ticks:
             print(f"training: {meter.summary()}")
+        rec = self.window.reconstruct_tab.reconstructor
+        if self.options.reconstruct and rec is not None:
+            print(f"reconstruction: {rec.step} steps in all")
         if self.options.screenshot:
             try:
                 path = self.window.save_screenshot(self.options.screenshot)
@@ -122,14 +146,17 @@ def run_gui(options: GuiOptions) -> int:
         apply(options.dataset, options.train)
     window.show()
     scans = list(options.scans)
-    if not scans and options.open_sample:
+    if options.session:
+        session = options.session
+        QTimer.singleShot(0, lambda: window.open_session(session))
+    elif not scans and options.open_sample:
         from resources import SAMPLE_SCAN
 
         if Path(SAMPLE_SCAN).exists():
             scans = [str(SAMPLE_SCAN)]
     if scans:
         QTimer.singleShot(0, lambda: window.open_scans(scans) if not options.quit else window.reconstruct_tab.open_scans(scans))
-    elif options.quit and not auto.wait_for_robustness:
+    elif options.quit and not auto.wait_for_robustness and not options.session:
         auto.finish()
     rc = app.exec()
     if window.isVisible():

@@ -82,6 +82,8 @@ class MainWindow(QMainWindow):
         self.reconstruct_tab.busy_changed.connect(self._sync_actions)
         self._restore_geometry()
         self._sync_actions()
+        self.tabs.currentChanged.connect(self._route_shortcuts)
+        self._route_shortcuts()
 
     # ------------------------------------------------------------------ build --
     @staticmethod
@@ -137,8 +139,17 @@ class MainWindow(QMainWindow):
         self.evaluate_action = self._action(run, "&Inspect Distances", tab.evaluate_selected, None,
                                             "Colour the selected mesh by distance to the scan")
 
+        self.robust_menu = bar.addMenu("R&obustness")
+        rob = self.robustness_tab
+        self.train_action = self._action(self.robust_menu, "&Train", self._train_classifier, None,
+                                         "Train (or continue training) the classifier")
+        self.stop_training_action = self._action(self.robust_menu, "&Stop Training",
+                                                 getattr(rob, "stop_training", lambda: None), None, "Stop training")
+        if not hasattr(rob, "start_training"):  # the placeholder of a build without the tab
+            self.robust_menu.menuAction().setVisible(False)
+
         view = bar.addMenu("&View")
-        self._action(view, "&Reset Camera", tab.view.reset_camera, "R")
+        self.reset_camera_action = self._action(view, "&Reset Camera", tab.view.reset_camera, "R")
         self._action(view, "&Isometric View", tab.view.view_isometric, None)
         view.addSeparator()
         for mode in ("height", "normals", "uniform"):
@@ -198,6 +209,27 @@ class MainWindow(QMainWindow):
         self.reconstruct_action.setEnabled(tab.reconstruct_button.isEnabled())
         self.stop_action.setEnabled(tab.training)
         self.continue_action.setEnabled(tab.continue_button.isEnabled())
+
+    # F5 runs and Esc stops the job of the tab on screen; R resets the 3D camera only
+    # while the 3D view is shown. The keys move between the two menus' actions.
+    def _route_shortcuts(self, *_: Any) -> None:
+        on_reconstruct = self.tabs.currentWidget() is self.reconstruct_tab
+        keys = {
+            self.reconstruct_action: ("F5", on_reconstruct),
+            self.stop_action: ("Esc", on_reconstruct),
+            self.reset_camera_action: ("R", on_reconstruct),
+            self.train_action: ("F5", not on_reconstruct),
+            self.stop_training_action: ("Esc", not on_reconstruct),
+        }
+        for action, (key, active) in keys.items():
+            action.setShortcut(QKeySequence(key) if active else QKeySequence())
+
+    def _train_classifier(self) -> None:
+        start = getattr(self.robustness_tab, "start_training", None)
+        if start is None:
+            return
+        self.tabs.setCurrentWidget(self.robustness_tab)
+        start()  # does nothing while training runs; reports why when it cannot train
 
     def _reconstruct(self) -> None:
         self.tabs.setCurrentWidget(self.reconstruct_tab)
@@ -283,8 +315,12 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Load session", str(self.settings.value("last_dir", "")),
                                               "LevelSet Studio session (*.lss);;All files (*)")
         if path:
-            self.tabs.setCurrentWidget(self.reconstruct_tab)
-            self.reconstruct_tab.load_session(path)
+            self.open_session(path)
+
+    def open_session(self, path: str | Path) -> None:
+        """Reopen a saved session (.lss) in the Reconstruct tab."""
+        self.tabs.setCurrentWidget(self.reconstruct_tab)
+        self.reconstruct_tab.load_session(path)
 
     def screenshot_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", str(self.settings.value("last_dir", "")), "PNG image (*.png)")
@@ -313,7 +349,7 @@ class MainWindow(QMainWindow):
         paths = [u.toLocalFile() for u in urls if u.isLocalFile()]
         sessions = [p for p in paths if p.lower().endswith(".lss")]
         if sessions:
-            self.reconstruct_tab.load_session(sessions[0])
+            self.open_session(sessions[0])
         elif paths:
             self.open_scans(paths)
         event.acceptProposedAction()

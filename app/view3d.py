@@ -128,15 +128,24 @@ class View3D(QWidget):
         self._data[name], self._actors[name] = poly, actor
         self._after_add()
 
-    def update_mesh(self, name: str, vertices: np.ndarray, faces: np.ndarray) -> bool:
+    def update_mesh(self, name: str, vertices: np.ndarray, faces: np.ndarray, *, same_vertices: bool = False) -> bool:
         """Replace the geometry of mesh layer ``name`` in place (same actor and mapper).
 
+        ``same_vertices``: the vertices are those shown now (only faces change, as in a
+        trimming preview), so per-vertex values such as distance colours are kept.
         Returns False when no such layer exists yet (the caller then adds it).
         """
         poly = self._data.get(name)
         if poly is None:
             return False
+        # per-vertex colours (distance) survive when the vertices stay the same
+        kept = {k: np.asarray(poly.point_data[k]) for k in poly.point_data.keys()} if same_vertices else {}
         poly.copy_from(_polydata(vertices, faces), deep=False)
+        for key, values in kept.items():
+            if len(values) == poly.n_points:
+                poly.point_data[key] = values
+        if "distance" in kept:
+            poly.set_active_scalars("distance")
         poly.Modified()
         self.render()
         return True

@@ -346,15 +346,26 @@ def trim_far_from_points(mesh: Mesh, points: np.ndarray, max_distance: float) ->
     (scan units) of some scan point: the neural counterpart of Poisson's density
     trimming, which removes surface the network invented away from the data.
     """
+    if mesh.is_empty:
+        return mesh
+    return mesh.with_faces(near_faces_mask(mesh, points, max_distance))
+
+
+def near_faces_mask(mesh: Mesh, points: np.ndarray, max_distance: float) -> np.ndarray:
+    """Which faces :func:`trim_far_from_points` keeps (a boolean per face).
+
+    Useful where the vertices must stay as they are, e.g. a preview that keeps the
+    per-vertex colours of the untrimmed mesh.
+    """
     from scipy.spatial import cKDTree
 
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
     if not (math.isfinite(max_distance) and max_distance >= 0):
         raise ConfigError(f"max_distance: {max_distance!r} must be a non-negative number")
     if mesh.is_empty:
-        return mesh
+        return np.zeros(mesh.n_faces, dtype=bool)
     if pts.shape[0] == 0:
-        return mesh.with_faces(np.zeros(mesh.n_faces, dtype=bool))
+        return np.zeros(mesh.n_faces, dtype=bool)
     origin = pts.mean(axis=0)  # local frame: keeps precision for georeferenced scans
     tree = cKDTree(pts - origin)
     v = mesh.vertices - origin
@@ -362,8 +373,7 @@ def trim_far_from_points(mesh: Mesh, points: np.ndarray, max_distance: float) ->
     near_v = np.isfinite(dv)
     centroids = v[mesh.faces].mean(axis=1)
     dc, _ = tree.query(centroids, k=1, distance_upper_bound=max_distance * (1 + 1e-12) + 1e-300, workers=-1)
-    keep = np.isfinite(dc) | near_v[mesh.faces].any(axis=1)
-    return mesh.with_faces(keep)
+    return np.isfinite(dc) | near_v[mesh.faces].any(axis=1)
 
 
 def face_components(mesh: Mesh) -> tuple[int, np.ndarray]:

@@ -172,6 +172,8 @@ def test_trim_removes_a_far_sheet_and_keeps_the_rest():
     assert trimmed.area() == pytest.approx(ball.area(), rel=1e-9)
     assert np.linalg.norm(trimmed.vertices, axis=1).max() < 0.6
     assert both.n_faces == ball.n_faces + sheet.n_faces  # the input is unchanged
+    keep = meshing.near_faces_mask(both, scan, max_distance=0.05)
+    assert keep[: ball.n_faces].all() and not keep[ball.n_faces:].any()
 
 
 def test_remove_small_components_keeps_the_big_piece():

@@ -702,7 +702,7 @@ class ReconstructTab(QWidget):
         mesh = layer.data
         if fraction < 0:
             self.inspect.histogram.set_marker(None)
-            self.view.update_mesh(layer.name, mesh.vertices, mesh.faces)
+            self.view.update_mesh(layer.name, mesh.vertices, mesh.faces, same_vertices=True)
             layer.info.pop("trimmed", None)
             return
         distance = fraction * self._diagonal()
@@ -712,14 +712,17 @@ class ReconstructTab(QWidget):
             self.jobs.find("trim").cancel()
 
         def job(token: Any) -> Any:
-            from core.meshing import trim_far_from_points
+            from core.meshing import near_faces_mask
 
-            return trim_far_from_points(mesh, scan.points, distance)
+            keep = near_faces_mask(mesh, scan.points, distance)
+            return keep, mesh.with_faces(keep)
 
-        def done(trimmed: Any) -> None:
+        def done(out: Any) -> None:
+            keep, trimmed = out
             if layer.name in self.layers and self.inspect.trim_fraction() == fraction:
                 layer.info["trimmed"] = (fraction, trimmed)
-                self.view.update_mesh(layer.name, trimmed.vertices, trimmed.faces)
+                # the preview keeps every vertex, so distance colours stay on the kept faces
+                self.view.update_mesh(layer.name, mesh.vertices, mesh.faces[keep], same_vertices=True)
 
         self._start("trim", job, on_result=done)
 
@@ -732,7 +735,7 @@ class ReconstructTab(QWidget):
             self.report_error("the trimming preview is not ready yet")
             return
         mesh = trimmed[1]
-        self.view.update_mesh(layer.name, layer.data.vertices, layer.data.faces)
+        self.view.update_mesh(layer.name, layer.data.vertices, layer.data.faces, same_vertices=True)
         self.inspect.reset()
         self.add_layer(Layer(self._new_name("trimmed"), f"{layer.title} trimmed {100 * fraction:.1f}%", "trimmed", mesh))
 

@@ -17,10 +17,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Open LevelSet Studio. With no SCAN the bundled sample scan is opened. "
             "For demos and smoke tests: --reconstruct trains on the scan, --screenshot saves a PNG "
-            "of the whole window when done and --quit exits afterwards."
+            "of the whole window when done and --quit exits afterwards. A saved session (.lss) "
+            "reopens its scans, settings and network; with --reconstruct, training continues."
         ),
     )
-    p.add_argument("scans", nargs="*", metavar="SCAN", help="scan file(s) to open (merged), or a .conf scan set")
+    p.add_argument("scans", nargs="*", metavar="SCAN",
+                   help="scan file(s) to open (merged), a .conf scan set, or one saved session (.lss)")
     p.add_argument("--reconstruct", action="store_true", help="start a reconstruction once the scan is loaded")
     p.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window when done")
     p.add_argument("--quit", action="store_true", help="exit when done (exit code 0, or 2 on an error)")
@@ -48,11 +50,22 @@ def run(args: argparse.Namespace) -> int:
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM")) \
             and os.name == "posix" and not os.uname().sysname == "Darwin":
         raise ConfigError("no display: run on a desktop, or under `xvfb-run -a levelset gui ...`")
+    scans, session = list(args.scans), None
+    sessions = [s for s in scans if s.lower().endswith(".lss")]
+    if sessions:
+        if len(scans) > 1:
+            raise ConfigError(f"{sessions[0]}: a session (.lss) opens on its own, without other files")
+        session, scans = sessions[0], []
+        if not os.path.isfile(session):
+            raise ConfigError(f"{session}: no such session file")
     from app.main import GuiOptions, run_gui  # Qt only from here on
 
     return run_gui(
         GuiOptions(
-            scans=list(args.scans),
+            scans=scans,
+            session=session,
+            iterations=recon.iterations if args.iterations is not None else None,
+            time_budget=recon.time_budget if args.time_budget is not None else None,
             reconstruct=args.reconstruct,
             recon_settings=config_to_dict(recon),
             screenshot=args.screenshot,

@@ -61,3 +61,33 @@ def test_gui_rejects_bad_options_before_opening_a_window(capsys):
     assert "iterations" in capsys.readouterr().err
     assert main(["gui", "--screenshot", "x.jpg", "--quit"]) == 2
     assert ".png" in capsys.readouterr().err
+
+
+def test_gui_reopens_a_session_and_continues_training(window, qtbot, blob_scan, tmp_path, gui_env):
+    """`levelset gui WORK.lss --reconstruct --iterations N --quit` trains the saved network on."""
+    tab = window.reconstruct_tab
+    with qtbot.waitSignal(tab.scan_loaded, timeout=60_000):
+        window.open_scans([str(blob_scan)])
+    tab.recon_panel.set_values({"resolution": 64, "preview_resolution": 32, "threads": 1})
+    with qtbot.waitSignal(tab.reconstruction_finished, timeout=240_000):
+        tab.start_reconstruction(iterations=6)
+    steps = tab.reconstructor.step
+    session = tab.save_session(tmp_path / "work.lss")
+    env = dict(gui_env, LEVELSET_STUDIO_SETTINGS=str(tmp_path / "settings.ini"))
+    out = subprocess.run(
+        [sys.executable, "-m", "core.cli", "gui", str(session), "--reconstruct", "--iterations", "4", "--quit"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"reconstruction: {steps + 4} steps in all" in out.stdout
+
+
+def test_gui_refuses_a_session_mixed_with_scans_or_missing(tmp_path, blob_scan, capsys):
+    from core.cli import main
+
+    assert main(["gui", str(tmp_path / "nowhere.lss"), "--quit"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nowhere.lss" in err[0] and "no such session" in err[0]
+    assert main(["gui", str(tmp_path / "a.lss"), str(blob_scan), "--quit"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "a.lss" in err[0] and "on its own" in err[0]

@@ -79,3 +79,48 @@ def test_error_dialog_keeps_window_usable(qtbot, settings):
     w.tabs.setCurrentIndex(1)
     assert w.tabs.currentIndex() == 1
     w.close()
+
+
+def activate(window):
+    """Make ``window`` the active one: key shortcuts need that, and Xvfb has no window manager."""
+    import warnings
+
+    from PySide6.QtWidgets import QApplication
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        QApplication.setActiveWindow(window)
+    assert QApplication.activeWindow() is window
+
+
+def test_f5_and_esc_act_on_the_tab_on_screen(window, qtbot, blob_scan):
+    """F5 runs and Esc stops the job of the visible tab, never the hidden one's."""
+    from PySide6.QtCore import Qt
+
+    rec, rob = window.reconstruct_tab, window.robustness_tab
+    with qtbot.waitSignal(rec.scan_loaded, timeout=60_000):
+        window.open_scans([str(blob_scan)])
+    assert rec.reconstruct_button.isEnabled()  # F5 could start a reconstruction here
+
+    window.tabs.setCurrentWidget(rob)
+    rob.ensure_initialized()
+    rob.dataset_panel.set_values({"name": "moons", "n_samples": 400, "noise": 0.1})
+    rob.train_panel.set_values({"method": "standard", "epochs": 100_000, "batch_size": 32})
+    activate(window)
+    assert window.reconstruct_action.shortcut().isEmpty() and window.stop_action.shortcut().isEmpty()
+    assert window.train_action.shortcut().toString() == "F5"
+    qtbot.keyClick(window.tabs, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: rob.runners["train"].running, timeout=10_000)
+    assert not rec.training and rec.jobs.find("reconstruct") is None
+    with qtbot.waitSignal(rob.trainingFinished, timeout=30_000):
+        qtbot.keyClick(window.tabs, Qt.Key.Key_Escape)
+    assert not rob.runners["train"].running
+
+    window.tabs.setCurrentWidget(rec)
+    assert window.train_action.shortcut().isEmpty()
+    assert window.reconstruct_action.shortcut().toString() == "F5"
+    qtbot.keyClick(window.tabs, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: rec.training, timeout=10_000)
+    assert not rob.runners["train"].running
+    qtbot.keyClick(window.tabs, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not rec.training, timeout=10_000)

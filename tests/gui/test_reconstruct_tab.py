@@ -100,10 +100,15 @@ def test_poisson_inspect_trim_and_export(window, qtbot, blob_scan, tmp_path):
     assert 0 < trimmed.n_faces < mesh.n_faces
     qtbot.waitUntil(lambda: tab.view.dataset(layer.name).n_cells == trimmed.n_faces, timeout=5000)
     assert layer.data is mesh
+    # the preview keeps the distance colours (and the colour bar's array) on the kept faces
+    poly = tab.view.dataset(layer.name)
+    assert poly.active_scalars_name == "distance"
+    assert np.allclose(poly.point_data["distance"], layer.info["distances"])
     tab.inspect.trim_apply.click()
     newest = tab.selected_mesh_layer()
     assert newest.kind == "trimmed" and newest.data.n_faces == trimmed.n_faces
     assert tab.view.dataset(layer.name).n_cells == mesh.n_faces  # preview undone on the source
+    assert "distance" in tab.view.dataset(layer.name).point_data
 
     # export in every format, in the scan's own coordinates
     for ext in MESH_EXTENSIONS:
