@@ -351,6 +351,38 @@ def trim_far_from_points(mesh: Mesh, points: np.ndarray, max_distance: float) ->
     return mesh.with_faces(near_faces_mask(mesh, points, max_distance))
 
 
+# The trim distance never goes below this many median point spacings: on a sparse
+# scan a threshold set as a fraction of the diagonal would tear holes between samples.
+TRIM_MIN_SPACINGS = 3.0
+
+
+def median_point_spacing(points: np.ndarray, *, max_samples: int = 20_000, seed: int = 0) -> float:
+    """The median distance from a scan point to its nearest other point (scan units).
+
+    Estimated on at most ``max_samples`` query points (all points stay in the tree).
+    """
+    from scipy.spatial import cKDTree
+
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    if pts.shape[0] < 2:
+        return 0.0
+    pts = pts - pts.mean(axis=0)
+    rng = np.random.default_rng(seed)
+    queries = pts if pts.shape[0] <= max_samples else pts[rng.choice(pts.shape[0], max_samples, replace=False)]
+    d, _ = cKDTree(pts).query(queries, k=2, workers=-1)
+    nearest = d[:, 1]
+    nearest = nearest[nearest > 0]  # duplicated points say nothing of the spacing
+    return float(np.median(nearest)) if nearest.size else 0.0
+
+
+def trim_distance_for(points: np.ndarray, fraction: float, diagonal: float) -> float:
+    """The trim distance (scan units) for ``fraction`` of the diagonal, never below
+    ``TRIM_MIN_SPACINGS`` median point spacings; 0 when ``fraction`` is 0 (no trimming)."""
+    if fraction <= 0:
+        return 0.0
+    return max(fraction * diagonal, TRIM_MIN_SPACINGS * median_point_spacing(points))
+
+
 def near_faces_mask(mesh: Mesh, points: np.ndarray, max_distance: float) -> np.ndarray:
     """Which faces :func:`trim_far_from_points` keeps (a boolean per face).
 

@@ -187,3 +187,27 @@ def test_remove_small_components_keeps_the_big_piece():
     assert remove_small_components(both, 0.0).n_faces == both.n_faces
     with pytest.raises(ConfigError):
         remove_small_components(both, 1.5)
+
+
+def test_trim_distance_never_tears_a_sparse_scan():
+    h = 0.05  # a square grid of samples, 0.05 apart
+    g = np.arange(0, 1 + 1e-9, h)
+    xx, yy = np.meshgrid(g, g)
+    pts = np.c_[xx.ravel(), yy.ravel(), np.zeros(xx.size)]
+    pts = np.concatenate([pts, pts[:10]])  # duplicates say nothing of the spacing
+    assert meshing.median_point_spacing(pts) == pytest.approx(h)
+    diag = float(np.linalg.norm(pts.max(0) - pts.min(0)))
+    assert meshing.trim_distance_for(pts, 0.01, diag) == pytest.approx(meshing.TRIM_MIN_SPACINGS * h)
+    assert meshing.trim_distance_for(pts, 0.5, diag) == pytest.approx(0.5 * diag)
+    assert meshing.trim_distance_for(pts, 0.0, diag) == 0.0
+    # a plane meshed finer than the samples survives the trim whole
+    fine = np.arange(0, 1 + 1e-9, h / 4)
+    fx, fy = np.meshgrid(fine, fine)
+    n = len(fine)
+    idx = np.arange(n * n).reshape(n, n)
+    quads = np.c_[idx[:-1, :-1].ravel(), idx[1:, :-1].ravel(), idx[1:, 1:].ravel(), idx[:-1, 1:].ravel()]
+    faces = np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
+    plane = Mesh(np.c_[fx.ravel(), fy.ravel(), np.full(fx.size, 0.01)], faces)
+    kept = trim_far_from_points(plane, pts, meshing.trim_distance_for(pts, 0.001, diag))
+    assert kept.n_faces == plane.n_faces
+    assert trim_far_from_points(plane, pts, 0.001 * diag).n_faces < plane.n_faces  # the bare fraction tears it

@@ -42,11 +42,12 @@ class ReconstructionConfig:
                         choices=DEVICE_CHOICES)
     seed: int = param(0, "Seed", "random seed: CPU runs with the same seed repeat exactly", minimum=0,
                       maximum=2**31 - 1)
-    trim_distance: float = param(0.02, "Trim distance",
+    trim_distance: float = param(0.01, "Trim distance",
                                  "remove final-mesh faces farther than this from every scan point "
-                                 "(fraction of the bounding-box diagonal; 0: keep all)",
+                                 "(fraction of the bounding-box diagonal, never less than 3 median point "
+                                 "spacings; 0: keep all)",
                                  minimum=0.0, maximum=1.0, unit="diagonal")
-    min_component: float = param(0.01, "Minimum piece", "remove disconnected pieces smaller than this "
+    min_component: float = param(0.0, "Minimum piece", "remove disconnected pieces smaller than this "
                                  "fraction of the mesh's faces (0: keep all)", minimum=0.0, maximum=0.5)
     # --- advanced -----------------------------------------------------------------------------
     learning_rate: float = param(0.0, "Learning rate", "Adam step size (0: the network's measured default)",

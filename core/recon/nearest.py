@@ -29,7 +29,7 @@ class KDTreeDistance:
     def __init__(self, points: np.ndarray, device: torch.device | None = None, workers: int = -1) -> None:
         self.points_np = np.ascontiguousarray(points, dtype=np.float32)
         self.tree = cKDTree(self.points_np)
-        self.points = torch.from_numpy(self.points_np).to(device or "cpu")
+        self.points = torch.tensor(self.points_np, device=device or "cpu")  # torch-aligned copy
         self.workers = workers
 
     def nearest(self, p: torch.Tensor) -> torch.Tensor:
@@ -75,7 +75,7 @@ class NearestPointField:
         rep_of_node[occupied] = np.arange(len(occupied))
         dev = device or torch.device("cpu")
         self.index = torch.from_numpy(rep_of_node[nearest_node].astype(np.int32)).to(dev)
-        self.points = torch.from_numpy(reps.astype(np.float32)).to(dev)
+        self.points = torch.tensor(reps, dtype=torch.float32, device=dev)  # torch-aligned copy
         offs = [(dx * r + dy) * r + dz for dx in (0, 1) for dy in (0, 1) for dz in (0, 1)]
         self._offsets = torch.tensor(offs, dtype=torch.int64, device=dev)
 

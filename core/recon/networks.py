@@ -67,9 +67,14 @@ class ImplicitMLP(nn.Module):
             feats = torch.zeros(x.shape[0], self.in_features)
             h = self.features(x, feats)
             raw = h @ self.out.weight[0]
-            a = torch.stack([raw, torch.ones_like(raw)], 1)
-            target = x.norm(dim=1) - radius
-            sol = torch.linalg.lstsq(a, target[:, None]).solution[:, 0]
+            # Least squares through the 2x2 normal equations in float64: LAPACK's lstsq
+            # rounded differently from call to call (memory alignment), so two networks
+            # built with one seed differed in the last bits, and training amplified that.
+            a = torch.stack([raw, torch.ones_like(raw)], 1).double()
+            target = (x.norm(dim=1) - radius).double()
+            ata = (a[:, :, None] * a[:, None, :]).sum(0)
+            atb = (a * target[:, None]).sum(0)
+            sol = torch.linalg.solve(ata, atb).float()
             self.out.weight.mul_(sol[0])
             self.out.bias.fill_(float(sol[1]))
 

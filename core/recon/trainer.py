@@ -83,10 +83,12 @@ class Reconstructor:
         self._gen = torch.Generator().manual_seed(config.seed)  # all sampling draws on the CPU: repeatable
         self.transform: NormalizingTransform = scan.transform
         pts = scan.transform.to_unit(scan.points, dtype=np.float32)
-        self._points = torch.from_numpy(np.ascontiguousarray(pts)).to(self.device)
+        # torch-owned copies, aligned like every other tensor (BLAS kernels may round
+        # differently on memory that NumPy aligned differently)
+        self._points = torch.tensor(pts, dtype=torch.float32, device=self.device)
         self._normals = None
         if scan.normals is not None:
-            self._normals = torch.from_numpy(np.ascontiguousarray(scan.normals, dtype=np.float32)).to(self.device)
+            self._normals = torch.tensor(scan.normals, dtype=torch.float32, device=self.device)
         self.net = build_network(NETWORK_PRESETS[self.network_name]).to(self.device)
         self.learning_rate = config.learning_rate or DEFAULT_LR[self.network_name]
         # fused Adam: one kernel over the (large) feature grids instead of ~10 passes over them
@@ -303,7 +305,7 @@ class Reconstructor:
         ``final`` applies the clean-up of the config (faces far from every scan point,
         small disconnected pieces); previews skip it.
         """
-        from core.meshing import extract_mesh, remove_small_components, trim_far_from_points
+        from core.meshing import extract_mesh, remove_small_components, trim_distance_for, trim_far_from_points
 
         res = self.config.resolution if resolution is None else int(resolution)
         self.net.eval()
@@ -316,7 +318,8 @@ class Reconstructor:
         self.net.train()
         if final and not mesh.is_empty:
             if self.config.trim_distance > 0:
-                mesh = trim_far_from_points(mesh, self.scan.points, self.config.trim_distance * self.scan.diagonal)
+                distance = trim_distance_for(self.scan.points, self.config.trim_distance, self.scan.diagonal)
+                mesh = trim_far_from_points(mesh, self.scan.points, distance)
             if self.config.min_component > 0 and not mesh.is_empty:
                 mesh = remove_small_components(mesh, self.config.min_component)
         return mesh
