@@ -203,7 +203,9 @@ class RobustnessTab(QWidget):
         self.attack_combo = QComboBox()
         for a in ATTACK_NAMES:
             self.attack_combo.addItem(a)
-        self.attack_combo.setToolTip("Attack used in the image view and for the accuracy-vs-eps curve")
+        self.attack_combo.setToolTip("Attack used in the image view and for the accuracy-vs-eps curve; "
+                                     "on 2D data pgd-l2 attacks clicked points in L2 (round eps-balls), "
+                                     "the others in L-inf")
         self.eps_slider = QSlider(Qt.Orientation.Horizontal)
         self.eps_slider.setRange(0, EPS_STEPS)
         self.eps_slider.setValue(10)
@@ -388,7 +390,7 @@ class RobustnessTab(QWidget):
             from app.robustness.lab import TOY_EXTENT
 
             self.map.set_data(ds.x_train.numpy(), ds.y_train.numpy(), ds.x_test.numpy(), ds.y_test.numpy(), TOY_EXTENT)
-            self.map.set_eps(self.eps, "linf")
+            self.map.set_eps(self.eps, self.attack_norm())
             self._overlays_changed()
         else:
             self.data_stack.setCurrentIndex(1)
@@ -518,9 +520,14 @@ class RobustnessTab(QWidget):
     # ============================================================== attacks
     def _attack_settings_changed(self) -> None:
         self._update_eps_label()
-        self.map.set_eps(self.eps, "linf")
+        self.map.set_eps(self.eps, self.attack_norm())
         if self.selection is not None and self.lab.model is not None:
             self._attack_timer.start()
+
+    def attack_norm(self) -> str:
+        """The threat model of the chosen attack: "l2" for pgd-l2, else "linf" (2D points
+        are attacked, and their eps-balls drawn, in this norm)."""
+        return "l2" if self.attack_combo.currentText() == "pgd-l2" else "linf"
 
     def select_point(self, set_name: str, index: int) -> None:
         """Attack one input (a 2D point or a test image) and analyze it."""
@@ -539,7 +546,9 @@ class RobustnessTab(QWidget):
         model = self.lab.snapshot_model()
         eps = self.eps
         if self.lab.dataset.is_2d:
-            self.runners["attack"].start(single_result(lambda tok: self.lab.attack_point(model, set_name, index, eps)))
+            norm = self.attack_norm()
+            self.runners["attack"].start(single_result(
+                lambda tok: self.lab.attack_point(model, set_name, index, eps, norm)))
         else:
             attack = self.attack_combo.currentText()
             self.runners["attack"].start(single_result(lambda tok: self.lab.attack_image(model, index, attack, eps)))
@@ -552,7 +561,7 @@ class RobustnessTab(QWidget):
         if isinstance(r, PointAttack):
             self.last_point_attack = r
             names = ds.class_names if ds is not None else [str(k) for k in range(10)]
-            pgd_txt = f"PGD (eps {r.eps:.3f}, L-inf): {'fooled → ' + str(names[r.pgd_pred]) if r.pgd_fooled else 'not fooled'}"
+            pgd_txt = f"PGD (eps {r.eps:.3f}, {'L2' if r.norm == 'l2' else 'L-inf'}): {'fooled → ' + str(names[r.pgd_pred]) if r.pgd_fooled else 'not fooled'}"
             df_txt = f"DeepFool: minimal ||r||₂ = {r.deepfool_norm:.4f}" + ("" if r.deepfool_fooled else " (not fooled)")
             self.map.set_paths((r.set_name, r.index), [
                 AttackPath("pgd", r.pgd_path, PGD_COLOR, r.pgd_fooled, pgd_txt),

@@ -135,7 +135,21 @@ def test_click_point_shows_adversarial_within_eps(qtbot, tmp_path, moons_run):
     assert r.deepfool_fooled and 0 < r.deepfool_norm < 0.5
     assert r.deepfool_pred != r.label
     assert [p.name for p in tab.map.state.paths] == ["pgd", "deepfool"]
-    assert "||r||" in tab.map_info.text()
+    assert "||r||" in tab.map_info.text() and "L-inf" in tab.map_info.text()
+    assert tab.map.state.eps_norm == "linf"
+    # pgd-l2: the same point is attacked again in L2, its eps-balls drawn round
+    tab.attack_combo.setCurrentText("pgd-l2")
+    assert tab.map.state.eps_norm == "l2"
+    wait_for(qtbot, lambda: tab.last_point_attack.norm == "l2" and not tab.runners["attack"].running, 30,
+             "the L2 attack")
+    r2 = tab.last_point_attack
+    assert (r2.set_name, r2.index) == ("test", idx)
+    assert np.linalg.norm(r2.pgd_adv - r2.x) <= r2.eps + 1e-5
+    assert not np.allclose(r2.pgd_adv, r.pgd_adv)  # a different threat model, a different point
+    assert "L2" in tab.map_info.text()
+    tab.attack_combo.setCurrentText("pgd")
+    wait_for(qtbot, lambda: tab.last_point_attack.norm == "linf" and not tab.runners["attack"].running, 30,
+             "the L-inf attack again")
     # the picture of the attack exports as PNG and the regions as CSV
     png, csv_path = tab.export_map_png(tmp_path / "map.png"), tab.export_map_csv(tmp_path / "map.csv")
     img = QImage(str(png))
