@@ -181,3 +181,46 @@ def test_config_errors_name_the_field(tmp_path, sphere):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="bad.ckpt"):
         Reconstructor.load_checkpoint(bad, sphere[0])
+
+
+def test_zero_level_eikonal_term_penalizes_folds():
+    """(||grad F|| - 1)^2 at the zero-level samples: 0 for a signed distance, 1 for twice
+    one; and a fold F = |d| (gradient vanishing on the zero level set, smoothed) costs."""
+    from core.recon.loss import cnls_loss
+
+    g = torch.Generator().manual_seed(0)
+    d = torch.randn(512, 3, generator=g)
+    zero = 0.5 * d / d.norm(dim=1, keepdim=True)  # on the sphere |x| = 0.5
+    general = torch.randn(256, 3, generator=g) * 0.3
+    surface = zero[:64]
+
+    def dist(p):
+        return (p.norm(dim=1) - 0.5).abs()
+
+    def sdf(x):
+        return x.norm(dim=1) - 0.5
+
+    def sdf2(x):
+        return 2 * (x.norm(dim=1) - 0.5)
+
+    def fold(x):  # unsigned, rounded at the surface: gradient ~0 on the zero level set
+        r = x.norm(dim=1) - 0.5
+        return torch.sqrt(r * r + 1e-6) - 1e-3
+
+    base, parts = cnls_loss(sdf, zero, general, surface, dist, 3.0)
+    with_term, parts_t = cnls_loss(sdf, zero, general, surface, dist, 3.0, zero_eikonal_weight=0.5)
+    assert "zero_eikonal" not in parts and parts_t["zero_eikonal"] == pytest.approx(0.0, abs=1e-6)
+    assert float(with_term.detach()) == pytest.approx(float(base.detach()), abs=1e-6)
+    _, p2 = cnls_loss(sdf2, zero, general, surface, dist, 3.0, zero_eikonal_weight=0.5)
+    assert p2["zero_eikonal"] == pytest.approx(1.0, rel=1e-4)
+    _, pf = cnls_loss(fold, zero, general, surface, dist, 3.0, zero_eikonal_weight=0.5)
+    assert pf["zero_eikonal"] > 0.9
+    # and it trains: the term's gradient reaches the parameters, pulling a slope of 2 towards 1
+    grads = []
+    for weight in (0.0, 1.0):
+        w = torch.tensor(2.0, requires_grad=True)
+        loss, _ = cnls_loss(lambda x: w * (x.norm(dim=1) - 0.5), zero, general, surface, dist, 3.0,
+                            zero_eikonal_weight=weight)
+        loss.backward()
+        grads.append(float(w.grad))
+    assert grads[1] - grads[0] == pytest.approx(2.0, rel=1e-3)  # d/dw (w - 1)^2 at w = 2

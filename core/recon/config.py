@@ -63,6 +63,10 @@ class ReconstructionConfig:
     eikonal_weight: float = param(0.1, "Eikonal weight", "IGR: weight of (|grad F| - 1)^2; levelset: "
                                   "added only when > 0 and method is igr", minimum=0.0, maximum=100.0,
                                   advanced=True)
+    zero_eikonal_weight: float = param(0.1, "Zero-level eikonal weight", "levelset: weight of "
+                                       "(|grad F| - 1)^2 at the zero-level samples; keeps F signed across the "
+                                       "surface, so long runs do not fold it into gaps (0: off, pure CNLS)",
+                                       minimum=0.0, maximum=100.0, advanced=True)
     normal_weight: float = param(1.0, "Normal weight", "IGR: weight of |grad F - n| when the scan has normals",
                                  minimum=0.0, maximum=100.0, advanced=True)
     newton_iterations: int = param(5, "Newton steps (fresh)", "Newton steps for freshly drawn zero-level "

@@ -79,12 +79,20 @@ def general_level_samples(anchors: torch.Tensor, gen: torch.Generator) -> torch.
 
 
 def cnls_loss(fn, zero: torch.Tensor, general: torch.Tensor, surface: torch.Tensor, distance,
-              surface_weight: float) -> tuple[torch.Tensor, dict[str, float]]:
-    """mean |dist(p(theta), X) - |c|| over all samples + w * mean |F(x)| on scan points.
+              surface_weight: float, zero_eikonal_weight: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """mean |dist(p(theta), X) - |c|| over all samples + w * mean |F(x)| on scan points
+    (+ ``zero_eikonal_weight`` * mean (||grad F|| - 1)^2 at the zero-level samples).
 
     Every level set c is pulled to lie at distance |c| from the scan and the zero level
     set onto it; the general levels keep F distance-like away from the data, which is
     what stops a flexible network from leaving sheets where no scan point is.
+
+    The level term is met as well by an unsigned distance as by a signed one, and a
+    feature grid trained long enough does fold F into |d| here and there: F touches zero
+    without changing sign, and the mesh falls apart into pieces (the bunny: 11 pieces
+    after 700 steps, 2,333 after 1,500). At such a fold grad F vanishes on the zero
+    level set, which the eikonal term at the zero-level samples forbids (1,500 steps:
+    7 pieces, Chamfer 0.083 mm instead of 0.361 mm).
     """
     samples = torch.cat([zero, general], 0)
     sn = sample_network(fn, samples)
@@ -96,8 +104,16 @@ def cnls_loss(fn, zero: torch.Tensor, general: torch.Tensor, surface: torch.Tens
     l_samples = per.mean()
     l_surface = fn(surface).abs().mean()
     loss = l_samples + surface_weight * l_surface
-    return loss, {"zero_level": float(l_zero.detach()), "general_level": float(l_general.detach()),
-                  "surface": float(l_surface.detach())}
+    parts = {"zero_level": float(l_zero.detach()), "general_level": float(l_general.detach()),
+             "surface": float(l_surface.detach())}
+    if zero_eikonal_weight > 0 and nz:
+        with torch.enable_grad():
+            x = zero.detach().requires_grad_(True)
+            (g,) = torch.autograd.grad(fn(x).sum(), x, create_graph=True)
+        l_eik = (g.norm(dim=1) - 1.0).pow(2).mean()
+        loss = loss + zero_eikonal_weight * l_eik
+        parts["zero_eikonal"] = float(l_eik.detach())
+    return loss, parts
 
 
 def igr_loss(fn, surface: torch.Tensor, normals: torch.Tensor | None, off_surface: torch.Tensor,

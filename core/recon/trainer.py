@@ -168,7 +168,7 @@ class Reconstructor:
             general = general_level_samples(self._points[idx[half:]], self._gen)
             t1 = time.perf_counter()
             loss, parts = cnls_loss(fn, zero, general, anchors_zero, self._distance.distance,
-                                    self.config.surface_weight)
+                                    self.config.surface_weight, self.config.zero_eikonal_weight)
         else:
             surf = self._points[idx]
             normals = None if self._normals is None else self._normals[idx]
