@@ -41,7 +41,7 @@ def test_reconstruct_shows_the_surface_live_and_in_the_screenshot(window, qtbot,
     scan = open_sample(window, qtbot, sample_scan)
     tab = window.reconstruct_tab
     with qtbot.waitSignal(tab.reconstruction_finished, timeout=240_000) as done:
-        assert tab.start_reconstruction(iterations=20) is not None
+        assert tab.start_reconstruction(iterations=40) is not None
         qtbot.waitUntil(lambda: tab.training, timeout=5000)
         assert tab.stop_button.isEnabled() and not tab.reconstruct_button.isEnabled()
     mesh = done.args[0]
