@@ -55,5 +55,7 @@ class StallMeter(QObject):
             self.gaps_over_100ms += 1
 
     def summary(self) -> str:
-        return (f"longest GUI-thread stall: {self.longest_ms:.0f} ms "
-                f"({self.gaps_over_100ms} gaps over 100 ms in {self.ticks} ticks of {self.interval_ms} ms)")
+        return (
+            f"longest GUI-thread stall: {self.longest_ms:.0f} ms "
+            f"({self.gaps_over_100ms} gaps over 100 ms in {self.ticks} ticks of {self.interval_ms} ms)"
+        )

@@ -17,7 +17,7 @@ def show_error(parent: QWidget | None, message: str, title: str = "LevelSet Stud
 
 def about_text(device: str | None = None) -> str:
     """HTML for the About box: versions of the app, its libraries and the compute device."""
-    from core.versions import versions
+    from levelset_studio.core.versions import versions
 
     v = versions()
     if device:

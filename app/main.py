@@ -8,9 +8,10 @@ opened scan, with ``screenshot`` it saves a PNG of the whole window when done, w
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
@@ -44,7 +45,7 @@ def application() -> QApplication:
         app = QApplication(sys.argv[:1])
     app.setApplicationName("LevelSet Studio")
     app.setOrganizationName("LevelSet Studio")
-    from app.main_window import app_icon
+    from levelset_studio.app.main_window import app_icon
 
     app.setWindowIcon(app_icon())
     return app  # type: ignore[return-value]
@@ -53,7 +54,7 @@ def application() -> QApplication:
 class _Automation:
     """Drives the --reconstruct / --screenshot / --quit path once the window is up."""
 
-    def __init__(self, window: "MainWindow", options: GuiOptions, app: QApplication) -> None:  # noqa: F821
+    def __init__(self, window: MainWindow, options: GuiOptions, app: QApplication) -> None:  # noqa: F821
         self.window, self.options, self.app = window, options, app
         self.exit_code = EXIT_OK
         tab = window.reconstruct_tab
@@ -85,8 +86,9 @@ class _Automation:
         if self.options.reconstruct:
             # a session with a network trains on; one without starts a new reconstruction
             if tab.reconstructor is not None:
-                t = tab.continue_reconstruction(iterations=self.options.iterations,
-                                                time_budget=self.options.time_budget)
+                t = tab.continue_reconstruction(
+                    iterations=self.options.iterations, time_budget=self.options.time_budget
+                )
             else:
                 t = tab.start_reconstruction()
             if t is None:
@@ -132,7 +134,7 @@ class _Automation:
 def run_gui(options: GuiOptions) -> int:
     """Open the window (and run the automation options); returns the exit code."""
     app = application()
-    from app.main_window import MainWindow
+    from levelset_studio.app.main_window import MainWindow
 
     window = MainWindow()
     auto = _Automation(window, options, app)
@@ -150,19 +152,21 @@ def run_gui(options: GuiOptions) -> int:
         session = options.session
         QTimer.singleShot(0, lambda: window.open_session(session))
     elif not scans and options.open_sample:
-        from resources import SAMPLE_SCAN
+        from levelset_studio.resources import SAMPLE_SCAN
 
         if Path(SAMPLE_SCAN).exists():
             scans = [str(SAMPLE_SCAN)]
     if scans:
-        QTimer.singleShot(0, lambda: window.open_scans(scans) if not options.quit else window.reconstruct_tab.open_scans(scans))
+        QTimer.singleShot(
+            0, lambda: window.open_scans(scans) if not options.quit else window.reconstruct_tab.open_scans(scans)
+        )
     elif options.quit and not auto.wait_for_robustness and not options.session:
         auto.finish()
     rc = app.exec()
     if window.isVisible():
         window.close()  # stops its jobs, remembers the geometry
     window.deleteLater()
-    from app.workers import wait_for_orphans
+    from levelset_studio.app.jobs import wait_for_orphans
 
     wait_for_orphans()
     return auto.exit_code if auto.exit_code else int(rc)
@@ -170,7 +174,7 @@ def run_gui(options: GuiOptions) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``levelset-studio`` gui-script (same options as ``levelset gui``)."""
-    from core.cli import main as cli_main
+    from levelset_studio.core.cli import main as cli_main
 
     args = list(sys.argv[1:] if argv is None else argv)
     return cli_main(["gui", *args])

@@ -8,27 +8,30 @@ touched).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
-from app.dialogs import show_about, show_error
-from app.reconstruct.tab import ReconstructTab
-from app.view3d import grab_window
-from core.errors import LevelSetError
+from levelset_studio.app.dialogs import show_about, show_error
+from levelset_studio.app.reconstruct.tab import ReconstructTab
+from levelset_studio.app.view3d import grab_window
+from levelset_studio.core.errors import LevelSetError
 
 try:
-    from app.robustness.tab import RobustnessTab
+    from levelset_studio.app.robustness.tab import RobustnessTab
 except ImportError:  # the Robustness tab lands from its own branch
     RobustnessTab = None  # type: ignore[assignment,misc]
 
 MAX_RECENT = 10
 SETTINGS_ENV = "LEVELSET_STUDIO_SETTINGS"
 ICON_PATH = Path(__file__).resolve().parents[1] / "resources" / "icons" / "levelset-studio.svg"
-MESH_FILTER = "Meshes (*.ply *.obj *.stl *.off *.glb);;PLY (*.ply);;OBJ (*.obj);;STL (*.stl);;OFF (*.off);;glTF binary (*.glb)"
+MESH_FILTER = (
+    "Meshes (*.ply *.obj *.stl *.off *.glb);;PLY (*.ply);;OBJ (*.obj);;STL (*.stl);;OFF (*.off);;glTF binary (*.glb)"
+)
 
 
 def default_settings() -> QSettings:
@@ -46,7 +49,7 @@ def app_icon() -> QIcon:
 def scan_file_filter() -> str:
     """The Open dialog's filter, from the engine's list of formats."""
     try:
-        from core.scanio import scan_file_filter as engine_filter
+        from levelset_studio.core.surface.scans.scanio import scan_file_filter as engine_filter
 
         return engine_filter()
     except ImportError:
@@ -111,40 +114,54 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file = bar.addMenu("&File")
-        self.open_action = self._action(file, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open,
-                                        "Open one or more scans (merged)")
+        self.open_action = self._action(
+            file, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open, "Open one or more scans (merged)"
+        )
         self.recent_menu = file.addMenu("Open &Recent")
         file.addSeparator()
-        self.save_session_action = self._action(file, "&Save Session…", self.save_session_dialog, QKeySequence.StandardKey.Save,
-                                                "Save scans, cleaning, settings and network weights")
-        self.load_session_action = self._action(file, "&Load Session…", self.load_session_dialog, None,
-                                                "Reopen a saved session; Continue trains on")
+        self.save_session_action = self._action(
+            file,
+            "&Save Session…",
+            self.save_session_dialog,
+            QKeySequence.StandardKey.Save,
+            "Save scans, cleaning, settings and network weights",
+        )
+        self.load_session_action = self._action(
+            file, "&Load Session…", self.load_session_dialog, None, "Reopen a saved session; Continue trains on"
+        )
         file.addSeparator()
-        self.export_action = self._action(file, "&Export Mesh…", self.export_dialog, "Ctrl+E",
-                                          "Write the selected mesh in the scan's own coordinates")
-        self.screenshot_action = self._action(file, "Save Scree&nshot…", self.screenshot_dialog, None,
-                                              "Save a PNG of the whole window")
+        self.export_action = self._action(
+            file, "&Export Mesh…", self.export_dialog, "Ctrl+E", "Write the selected mesh in the scan's own coordinates"
+        )
+        self.screenshot_action = self._action(
+            file, "Save Scree&nshot…", self.screenshot_dialog, None, "Save a PNG of the whole window"
+        )
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         self._rebuild_recent_menu()
 
         run = bar.addMenu("&Reconstruct")
         tab = self.reconstruct_tab
-        self.reconstruct_action = self._action(run, "&Reconstruct", self._reconstruct, "F5", "Train a new network on the active scan")
+        self.reconstruct_action = self._action(
+            run, "&Reconstruct", self._reconstruct, "F5", "Train a new network on the active scan"
+        )
         self.stop_action = self._action(run, "&Stop", tab.stop, "Esc", "Stop training")
         self.continue_action = self._action(run, "&Continue", self._continue, None, "Train the current network further")
         run.addSeparator()
         self.poisson_action = self._action(run, "Screened &Poisson", tab.run_poisson, None, "Baseline reconstruction")
         self.clean_action = self._action(run, "C&lean Scan", tab.clean_active_scan, None, "Clean into a new layer")
-        self.evaluate_action = self._action(run, "&Inspect Distances", tab.evaluate_selected, None,
-                                            "Colour the selected mesh by distance to the scan")
+        self.evaluate_action = self._action(
+            run, "&Inspect Distances", tab.evaluate_selected, None, "Colour the selected mesh by distance to the scan"
+        )
 
         self.robust_menu = bar.addMenu("R&obustness")
         rob = self.robustness_tab
-        self.train_action = self._action(self.robust_menu, "&Train", self._train_classifier, None,
-                                         "Train (or continue training) the classifier")
-        self.stop_training_action = self._action(self.robust_menu, "&Stop Training",
-                                                 getattr(rob, "stop_training", lambda: None), None, "Stop training")
+        self.train_action = self._action(
+            self.robust_menu, "&Train", self._train_classifier, None, "Train (or continue training) the classifier"
+        )
+        self.stop_training_action = self._action(
+            self.robust_menu, "&Stop Training", getattr(rob, "stop_training", lambda: None), None, "Stop training"
+        )
         if not hasattr(rob, "start_training"):  # the placeholder of a build without the tab
             self.robust_menu.menuAction().setVisible(False)
 
@@ -179,28 +196,15 @@ class MainWindow(QMainWindow):
         rec = self.reconstruct_tab.reconstructor
         name = getattr(rec, "device_name", None)
         if not name:
-            from core.device import describe_device
+            from levelset_studio.core.device import describe_device
 
             name = describe_device()
         return f"Device: {name}"
 
     def _update_memory(self) -> None:
-        try:
-            import psutil
+        from levelset_studio.core.device import memory_text
 
-            rss = psutil.Process().memory_info().rss
-            text = f"Memory: {rss / 2**30:.2f} GB"
-        except ImportError:  # peak instead of current where psutil is missing
-            import resource
-
-            text = f"Peak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GB"
-        try:
-            import torch
-
-            if torch.cuda.is_available() and torch.cuda.is_initialized():
-                text += f" · GPU {torch.cuda.memory_allocated() / 2**30:.2f} GB"
-        except ImportError:
-            pass
+        text = memory_text()
         self.memory_label.setText(text)
         self.device_label.setText(self._device_text())
 
@@ -297,23 +301,30 @@ class MainWindow(QMainWindow):
         if self.reconstruct_tab.selected_mesh_layer() is None:
             self.error_handler("no reconstructed mesh to export yet")
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export mesh", str(self.settings.value("last_dir", "")), MESH_FILTER)
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export mesh", str(self.settings.value("last_dir", "")), MESH_FILTER
+        )
         if path:
             out = self._guard(lambda: self.reconstruct_tab.export_mesh(path))
             if out:
                 self.statusBar().showMessage(f"Exported {out}", 8000)
 
     def save_session_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save session", str(self.settings.value("last_dir", "")),
-                                              "LevelSet Studio session (*.lss)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save session", str(self.settings.value("last_dir", "")), "LevelSet Studio session (*.lss)"
+        )
         if path:
             out = self._guard(lambda: self.reconstruct_tab.save_session(path))
             if out:
                 self.statusBar().showMessage(f"Session saved to {out}", 8000)
 
     def load_session_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load session", str(self.settings.value("last_dir", "")),
-                                              "LevelSet Studio session (*.lss);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Load session",
+            str(self.settings.value("last_dir", "")),
+            "LevelSet Studio session (*.lss);;All files (*)",
+        )
         if path:
             self.open_session(path)
 
@@ -323,7 +334,9 @@ class MainWindow(QMainWindow):
         self.reconstruct_tab.load_session(path)
 
     def screenshot_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", str(self.settings.value("last_dir", "")), "PNG image (*.png)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save screenshot", str(self.settings.value("last_dir", "")), "PNG image (*.png)"
+        )
         if path:
             self._guard(lambda: self.save_screenshot(path))
 
@@ -340,11 +353,11 @@ class MainWindow(QMainWindow):
         return path
 
     # ------------------------------------------------------------ drag & drop --
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+    def dropEvent(self, event: QDropEvent) -> None:
         urls: list[QUrl] = event.mimeData().urls()
         paths = [u.toLocalFile() for u in urls if u.isLocalFile()]
         sessions = [p for p in paths if p.lower().endswith(".lss")]
@@ -365,7 +378,7 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.restoreState(state)
 
-    def closeEvent(self, event: Any) -> None:  # noqa: N802
+    def closeEvent(self, event: Any) -> None:
         """Stop every worker (within 2 s), remember the geometry, then close."""
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())

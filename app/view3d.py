@@ -7,6 +7,7 @@ and one render. Everything here runs on the GUI thread only.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -86,8 +87,14 @@ class View3D(QWidget):
         else:
             kw = dict(color=color)
         actor = self.plotter.add_mesh(
-            poly, name=name, point_size=point_size, render_points_as_spheres=False,
-            opacity=opacity, reset_camera=False, render=False, **kw,
+            poly,
+            name=name,
+            point_size=point_size,
+            render_points_as_spheres=False,
+            opacity=opacity,
+            reset_camera=False,
+            render=False,
+            **kw,
         )
         actor.SetVisibility(visible)
         self._data[name], self._actors[name] = poly, actor
@@ -115,14 +122,33 @@ class View3D(QWidget):
             poly["distance"] = np.asarray(scalars, dtype=np.float32)
             title = scalar_title or "distance"
             kw = dict(
-                scalars="distance", cmap=cmap, clim=clim, show_scalar_bar=True,
-                scalar_bar_args=dict(title=title, vertical=True, position_x=0.84, position_y=0.15, width=0.06, height=0.7,
-                                     n_labels=5, title_font_size=14, label_font_size=12, fmt="%.3g"),
+                scalars="distance",
+                cmap=cmap,
+                clim=clim,
+                show_scalar_bar=True,
+                scalar_bar_args=dict(
+                    title=title,
+                    vertical=True,
+                    position_x=0.84,
+                    position_y=0.15,
+                    width=0.06,
+                    height=0.7,
+                    n_labels=5,
+                    title_font_size=14,
+                    label_font_size=12,
+                    fmt="%.3g",
+                ),
             )
             self._scalar_bars[name] = title
         actor = self.plotter.add_mesh(
-            poly, name=name, opacity=opacity, smooth_shading=False, reset_camera=False,
-            render=False, specular=0.2, **kw,
+            poly,
+            name=name,
+            opacity=opacity,
+            smooth_shading=False,
+            reset_camera=False,
+            render=False,
+            specular=0.2,
+            **kw,
         )
         actor.SetVisibility(visible)
         self._data[name], self._actors[name] = poly, actor
@@ -139,7 +165,7 @@ class View3D(QWidget):
         if poly is None:
             return False
         # per-vertex colours (distance) survive when the vertices stay the same
-        kept = {k: np.asarray(poly.point_data[k]) for k in poly.point_data.keys()} if same_vertices else {}
+        kept = {k: np.asarray(poly.point_data[k]) for k in poly.point_data} if same_vertices else {}
         poly.copy_from(_polydata(vertices, faces), deep=False)
         for key, values in kept.items():
             if len(values) == poly.n_points:
@@ -153,10 +179,8 @@ class View3D(QWidget):
     def remove(self, name: str, *, render: bool = True) -> None:
         if name in self._scalar_bars:
             title = self._scalar_bars.pop(name)
-            try:
+            with contextlib.suppress(KeyError, ValueError, AttributeError, StopIteration):
                 self.plotter.remove_scalar_bar(title, render=False)
-            except (KeyError, ValueError, AttributeError, StopIteration):
-                pass
         if name in self._actors:
             self.plotter.remove_actor(self._actors.pop(name), render=False)
             self._data.pop(name, None)

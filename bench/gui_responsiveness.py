@@ -28,10 +28,10 @@ def main() -> int:
 
     from PySide6.QtCore import QSettings, QTimer
 
-    from app.diagnostics import StallMeter
-    from app.main import application
-    from app.main_window import MainWindow
-    from resources import SAMPLE_SCAN
+    from levelset_studio.app.diagnostics import StallMeter
+    from levelset_studio.app.main import application
+    from levelset_studio.app.main_window import MainWindow
+    from levelset_studio.resources import SAMPLE_SCAN
 
     app = application()
     tmp = tempfile.mkdtemp()
@@ -63,22 +63,28 @@ def main() -> int:
     meter = StallMeter()
 
     # baseline: rotation only
-    meter.start(); rot.start(30)
+    meter.start()
+    rot.start(30)
     spin(lambda: False, 5.0)
-    rot.stop(); meter.stop()
+    rot.stop()
+    meter.stop()
     base = (meter.longest_ms, max(render_ms), sorted(render_ms)[len(render_ms) // 2], len(render_ms))
     render_ms.clear()
 
     done = []
     tab.reconstruction_finished.connect(lambda m: done.append(m))
-    meter.start(); rot.start(30)
+    meter.start()
+    rot.start(30)
     tab.recon_panel.set_values({"threads": args.threads, "time_budget": args.seconds})
     tab.start_reconstruction()
     spin(lambda: bool(done), args.seconds + 120)
-    rot.stop(); meter.stop()
+    rot.stop()
+    meter.stop()
     train = (meter.longest_ms, max(render_ms), sorted(render_ms)[len(render_ms) // 2], len(render_ms))
-    print(f"scan: {scan}; training {args.seconds:.0f} s ({args.threads or 'auto'} threads); snapshots applied: {tab.snapshots_applied}; "
-          f"final mesh {done[0].n_faces if done else 0} triangles")
+    print(
+        f"scan: {scan}; training {args.seconds:.0f} s ({args.threads or 'auto'} threads); snapshots applied: {tab.snapshots_applied}; "
+        f"final mesh {done[0].n_faces if done else 0} triangles"
+    )
     print(f"{'':28}{'longest stall ms':>18}{'max render ms':>15}{'median render ms':>18}{'frames':>8}")
     print(f"{'rotate only (baseline)':28}{base[0]:18.0f}{base[1]:15.1f}{base[2]:18.1f}{base[3]:8d}")
     print(f"{'rotate while training':28}{train[0]:18.0f}{train[1]:15.1f}{train[2]:18.1f}{train[3]:8d}")

@@ -26,8 +26,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import meshing  # noqa: E402
-from core.scan import NormalizingTransform  # noqa: E402
+from levelset_studio.core.surface.meshes import meshing
+from levelset_studio.core.surface.scans.scan import NormalizingTransform
 
 
 def target_sdf(p: torch.Tensor) -> torch.Tensor:
@@ -89,7 +89,7 @@ def estimated_dense(net: torch.nn.Module, res: int) -> float:
     t = time.perf_counter()
     with torch.inference_mode():
         for start in range(0, pts.shape[0], 65536):
-            net(pts[start:start + 65536])
+            net(pts[start : start + 65536])
     t_eval = (time.perf_counter() - t) * res**3 / pts.shape[0]
     grid = torch.stack(torch.meshgrid(xs, xs, xs, indexing="ij"), dim=-1).reshape(-1, 3)
     vol = target_sdf(grid).reshape(res, res, res).numpy()
@@ -117,9 +117,13 @@ def main() -> None:
     ap.add_argument("--fit-steps", type=int, default=300)
     ap.add_argument("--resolutions", type=int, nargs="+", default=[128, 256])
     ap.add_argument("--nets", nargs="+", default=["3x128", "4x256"])
-    ap.add_argument("--dense-max-evals", type=float, default=1e8,
-                    help="above this many (grid points x network MACs / 1e3), estimate the dense time "
-                         "from a 1/8 slab instead of running it")
+    ap.add_argument(
+        "--dense-max-evals",
+        type=float,
+        default=1e8,
+        help="above this many (grid points x network MACs / 1e3), estimate the dense time "
+        "from a 1/8 slab instead of running it",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     identity = NormalizingTransform.identity()
@@ -130,8 +134,9 @@ def main() -> None:
         net = mlp(width, depth)
         t = time.perf_counter()
         loss = fit(net, args.fit_steps)
-        print(f"# fitted {spec} for {args.fit_steps} steps in {time.perf_counter() - t:.1f} s (L1 {loss:.4f})",
-              flush=True)
+        print(
+            f"# fitted {spec} for {args.fit_steps} steps in {time.perf_counter() - t:.1f} s (L1 {loss:.4f})", flush=True
+        )
         net.eval()
         for res in args.resolutions:
             macs = 3 * width + (depth - 1) * width * width + width
@@ -139,34 +144,63 @@ def main() -> None:
             if estimate:
                 td, dense = estimated_dense(net, res), None
             else:
-                td, _, dense = timed(lambda: meshing.extract_mesh(net, res, identity, coarse_to_fine=False),
-                                     args.repeats)
+                td, _, dense = timed(
+                    lambda: meshing.extract_mesh(net, res, identity, coarse_to_fine=False), args.repeats
+                )
             dense_evals = res**3
             tc, cpu, fine = timed(lambda: meshing.extract_mesh(net, res, identity), args.repeats)
             st = meshing.last_stats
-            same = "n/a" if dense is None else str(
-                dense.n_faces == fine.n_faces and np.array_equal(dense.vertices, fine.vertices)
-                and np.array_equal(dense.faces, fine.faces))
-            rows.append((spec, res, td, tc, td / tc, dense_evals, st.evaluations,
-                         1 - st.evaluations / dense_evals, st.verify_evaluations, fine.n_faces, same,
-                         "est." if estimate else "", cpu))
+            same = (
+                "n/a"
+                if dense is None
+                else str(
+                    dense.n_faces == fine.n_faces
+                    and np.array_equal(dense.vertices, fine.vertices)
+                    and np.array_equal(dense.faces, fine.faces)
+                )
+            )
+            rows.append(
+                (
+                    spec,
+                    res,
+                    td,
+                    tc,
+                    td / tc,
+                    dense_evals,
+                    st.evaluations,
+                    1 - st.evaluations / dense_evals,
+                    st.verify_evaluations,
+                    fine.n_faces,
+                    same,
+                    "est." if estimate else "",
+                    cpu,
+                )
+            )
             print(f"# {spec} {res}^3 done", flush=True)
 
-    head = (f"{'network':>8} {'res':>5} {'dense s':>13} {'c2f s':>8} {'c2f cpu s':>9} {'speed-up':>9} {'dense evals':>12} "
-            f"{'c2f evals':>11} {'saved':>7} {'verify ev':>10} {'faces':>8} {'same mesh':>9}")
+    head = (
+        f"{'network':>8} {'res':>5} {'dense s':>13} {'c2f s':>8} {'c2f cpu s':>9} {'speed-up':>9} {'dense evals':>12} "
+        f"{'c2f evals':>11} {'saved':>7} {'verify ev':>10} {'faces':>8} {'same mesh':>9}"
+    )
     import os
 
     load = os.getloadavg()
-    print(f"\nMeshing: coarse-to-fine vs dense marching cubes, {args.threads} torch threads, best of "
-          f"{args.repeats}; machine load average {load[0]:.1f} on {os.cpu_count()} cores")
+    print(
+        f"\nMeshing: coarse-to-fine vs dense marching cubes, {args.threads} torch threads, best of "
+        f"{args.repeats}; machine load average {load[0]:.1f} on {os.cpu_count()} cores"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r[0]:>8} {r[1]:>5} {r[2]:>9.3f}{r[11]:>4} {r[3]:>8.3f} {r[12]:>9.3f} {r[4]:>8.1f}x {r[5]:>12,d} {r[6]:>11,d} "
-              f"{100 * r[7]:>6.1f}% {r[8]:>10,d} {r[9]:>8,d} {r[10]:>9}")
-    print("targets: 128^3 preview < 0.5 s, 256^3 final < 10 s wall on an idle 2-core CPU (issue 3); "
-          "'c2f cpu s' is the process CPU time over all threads, which a busy machine does not inflate; "
-          "'est.': dense time from a timed 1/8 slab x 8 plus full-grid marching cubes")
+        print(
+            f"{r[0]:>8} {r[1]:>5} {r[2]:>9.3f}{r[11]:>4} {r[3]:>8.3f} {r[12]:>9.3f} {r[4]:>8.1f}x {r[5]:>12,d} {r[6]:>11,d} "
+            f"{100 * r[7]:>6.1f}% {r[8]:>10,d} {r[9]:>8,d} {r[10]:>9}"
+        )
+    print(
+        "targets: 128^3 preview < 0.5 s, 256^3 final < 10 s wall on an idle 2-core CPU (issue 3); "
+        "'c2f cpu s' is the process CPU time over all threads, which a busy machine does not inflate; "
+        "'est.': dense time from a timed 1/8 slab x 8 plus full-grid marching cubes"
+    )
 
 
 if __name__ == "__main__":

@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import poisson  # noqa: E402
-from core.meshio import read_mesh  # noqa: E402
-from core.metrics import evaluate_reconstruction  # noqa: E402
-from core.scanio import load_scan  # noqa: E402
+from levelset_studio.core.surface.evaluation import evaluate_reconstruction
+from levelset_studio.core.surface.meshes.meshio import read_mesh
+from levelset_studio.core.surface.reconstruction import poisson
+from levelset_studio.core.surface.scans.scanio import load_scan
 
 
 def default_scans() -> list[Path]:
@@ -55,30 +55,49 @@ def main() -> None:
             wall, cpu = time.perf_counter() - t, time.process_time() - c
             timings = dict(poisson.last_timings)
             rep = evaluate_reconstruction(mesh, scan.points, reference, n_samples=args.samples)
-            rows.append((path.name, len(scan), "estimated" if estimate else "scan", (wall, cpu),
-                         timings["normals"],
-                         timings["poisson"], mesh.n_faces, rep))
+            rows.append(
+                (
+                    path.name,
+                    len(scan),
+                    "estimated" if estimate else "scan",
+                    (wall, cpu),
+                    timings["normals"],
+                    timings["poisson"],
+                    mesh.n_faces,
+                    rep,
+                )
+            )
             print(f"# {path.name} ({'estimated' if estimate else 'scan'} normals) done", flush=True)
     load = os.getloadavg()[0]
     print(f"\nScreened Poisson (open3d), depth {args.depth}; load average {load:.1f} on {os.cpu_count()} cores")
-    print("wall and stage times in seconds (cpu s: process CPU time, all threads);"
-          " normals s / solve s: wall time of normal estimation+orientation / the Poisson solve")
+    print(
+        "wall and stage times in seconds (cpu s: process CPU time, all threads);"
+        " normals s / solve s: wall time of normal estimation+orientation / the Poisson solve"
+    )
     if reference is not None:
-        print(f"Chamfer L1 against {args.reference.name}: mean exact distance of {args.samples} area-weighted "
-              "samples, both ways averaged")
-    print("distances in scan units (and % of the scan's bounding-box diagonal); "
-          "s->m: scan points to mesh (exact), m->s: mesh samples to nearest scan point")
-    head = (f"{'scan':<14} {'points':>7} {'normals':>9} {'wall s':>7} {'cpu s':>7} {'normals s':>9} {'solve s':>8} "
-            f"{'faces':>8} {'s->m mean':>18} {'m->s p95':>18} {'far area':>9} {'Chamfer L1':>18}")
+        print(
+            f"Chamfer L1 against {args.reference.name}: mean exact distance of {args.samples} area-weighted "
+            "samples, both ways averaged"
+        )
+    print(
+        "distances in scan units (and % of the scan's bounding-box diagonal); "
+        "s->m: scan points to mesh (exact), m->s: mesh samples to nearest scan point"
+    )
+    head = (
+        f"{'scan':<14} {'points':>7} {'normals':>9} {'wall s':>7} {'cpu s':>7} {'normals s':>9} {'solve s':>8} "
+        f"{'faces':>8} {'s->m mean':>18} {'m->s p95':>18} {'far area':>9} {'Chamfer L1':>18}"
+    )
     print(head)
     print("-" * len(head))
     for name, n, kind, wall, tn, tp, faces, rep in rows:
         d = rep.diagonal
-        print(f"{name:<14} {n:>7} {kind:>9} {wall[0]:>7.2f} {wall[1]:>7.2f} {tn:>9.2f} {tp:>8.2f} {faces:>8} "
-              f"{rep.scan_to_mesh.mean:>9.4g} ({100 * rep.scan_to_mesh.mean / d:.3f}%) "
-              f"{rep.mesh_to_scan.p95:>9.4g} ({100 * rep.mesh_to_scan.p95 / d:.3f}%) "
-              f"{100 * rep.far_area_fraction:>8.2f}% "
-              + ("" if rep.chamfer_l1 is None else f"{rep.chamfer_l1:>9.4g} ({100 * rep.chamfer_l1 / d:.3f}%)"))
+        print(
+            f"{name:<14} {n:>7} {kind:>9} {wall[0]:>7.2f} {wall[1]:>7.2f} {tn:>9.2f} {tp:>8.2f} {faces:>8} "
+            f"{rep.scan_to_mesh.mean:>9.4g} ({100 * rep.scan_to_mesh.mean / d:.3f}%) "
+            f"{rep.mesh_to_scan.p95:>9.4g} ({100 * rep.mesh_to_scan.p95 / d:.3f}%) "
+            f"{100 * rep.far_area_fraction:>8.2f}% "
+            + ("" if rep.chamfer_l1 is None else f"{rep.chamfer_l1:>9.4g} ({100 * rep.chamfer_l1 / d:.3f}%)")
+        )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 
 Every (scan, method) runs in its own subprocess so that its peak memory (ru_maxrss) is
 its own. Poisson and levelset run in the same invocation on the same inputs and are
-evaluated with the same code (core.metrics.evaluate_reconstruction):
+evaluated with the same code (core.surface.evaluation.evaluate_reconstruction):
 
 - Chamfer L1 (mean of both one-sided mean distances, sampled mesh surfaces) against the
   reference mesh where one exists (bunny: bun_zipper.ply; scanner shapes: exact mesh);
@@ -44,36 +44,51 @@ def data_dir() -> Path:
 def datasets(quick: bool) -> list[str]:
     if quick:
         return ["scanner:torus", "srb:anchor"]
-    return ["srb:anchor", "srb:daratech", "srb:dc", "bunny", "scanner:creature", "scanner:torus_knot",
-            "scanner:rounded_box"]
+    return [
+        "srb:anchor",
+        "srb:daratech",
+        "srb:dc",
+        "bunny",
+        "scanner:creature",
+        "scanner:torus_knot",
+        "scanner:rounded_box",
+    ]
 
 
 def load(name: str):
     """(scan, reference mesh or None) of a benchmark input."""
-    from core.meshio import read_mesh
-    from core.scanio import load_scan
+    from levelset_studio.core.surface.meshes.meshio import read_mesh
+    from levelset_studio.core.surface.scans.scanio import load_scan
 
     d = data_dir() / "scans"
     if name.startswith("srb:"):
         return load_scan(d / "srb" / f"{name[4:]}.ply"), None
     if name == "bunny":
-        return (load_scan(d / "stanford-bunny" / "data" / "bun.conf"),
-                read_mesh(d / "stanford-bunny" / "reconstruction" / "bun_zipper.ply"))
+        return (
+            load_scan(d / "stanford-bunny" / "data" / "bun.conf"),
+            read_mesh(d / "stanford-bunny" / "reconstruction" / "bun_zipper.ply"),
+        )
     if name.startswith("scanner:"):
-        from core.scanner import ScannerConfig, make_scan
+        from levelset_studio.core.surface.scans.scanner import ScannerConfig, make_scan
 
         return make_scan(name[8:], ScannerConfig(seed=0))
     raise SystemExit(f"unknown dataset {name}")
 
 
 def evaluate(mesh, scan, ref) -> dict:
-    from core.metrics import evaluate_reconstruction
+    from levelset_studio.core.surface.evaluation import evaluate_reconstruction
 
     if mesh.is_empty:
         return {"empty": True}
     r = evaluate_reconstruction(mesh, scan.points, ref, n_samples=N_SAMPLES)
-    out = {"s2m_mean": r.scan_to_mesh.mean, "s2m_p95": r.scan_to_mesh.p95, "m2s_p95": r.mesh_to_scan.p95,
-           "far": r.far_area_fraction, "faces": mesh.n_faces, "diag": r.diagonal}
+    out = {
+        "s2m_mean": r.scan_to_mesh.mean,
+        "s2m_p95": r.scan_to_mesh.p95,
+        "m2s_p95": r.mesh_to_scan.p95,
+        "far": r.far_area_fraction,
+        "faces": mesh.n_faces,
+        "diag": r.diagonal,
+    }
     if ref is not None:
         out["chamfer"] = r.chamfer_l1
     return out
@@ -89,14 +104,14 @@ def run_one(name: str, method: str, budget: float, marks: list[float], threads: 
     out: dict = {"dataset": name, "method": method, "points": len(scan)}
     t0 = time.perf_counter()
     if method == "poisson":
-        from core.poisson import poisson_reconstruct
+        from levelset_studio.core.surface.reconstruction.poisson import poisson_reconstruct
 
         mesh = poisson_reconstruct(scan)
         out["wall"] = time.perf_counter() - t0
     else:
-        from core.events import Finished, Progress
-        from core.recon.config import ReconstructionConfig
-        from core.recon.trainer import Reconstructor
+        from levelset_studio.core.events import Finished, Progress
+        from levelset_studio.core.surface.reconstruction.config import ReconstructionConfig
+        from levelset_studio.core.surface.reconstruction.trainer import Reconstructor
 
         rec = Reconstructor(scan, ReconstructionConfig(time_budget=budget, snapshot_interval=0.0))
         out["network"] = rec.network_name
@@ -132,17 +147,23 @@ def fmt(v, digits=3) -> str:
 
 def print_table(rows: list[dict], marks: list[float]) -> None:
     print()
-    print("Distances in scan units (far: fraction of mesh area > 2% of the diagonal from the scan). "
-          "Chamfer L1 vs reference mesh.")
-    head = f"{'scan':22} {'method':9} {'chamfer':>8} {'s2m mean':>9} {'s2m p95':>8} {'m2s p95':>8} " \
-           f"{'far %':>6} {'wall s':>7} {'peak MB':>8}"
+    print(
+        "Distances in scan units (far: fraction of mesh area > 2% of the diagonal from the scan). "
+        "Chamfer L1 vs reference mesh."
+    )
+    head = (
+        f"{'scan':22} {'method':9} {'chamfer':>8} {'s2m mean':>9} {'s2m p95':>8} {'m2s p95':>8} "
+        f"{'far %':>6} {'wall s':>7} {'peak MB':>8}"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
         f = r.get("final", {})
-        print(f"{r['dataset']:22} {r['method']:9} {fmt(f.get('chamfer')):>8} {fmt(f.get('s2m_mean')):>9} "
-              f"{fmt(f.get('s2m_p95')):>8} {fmt(f.get('m2s_p95')):>8} {fmt(100 * f['far'] if 'far' in f else None):>6} "
-              f"{r['wall']:7.1f} {r['peak_mb']:8.0f}")
+        print(
+            f"{r['dataset']:22} {r['method']:9} {fmt(f.get('chamfer')):>8} {fmt(f.get('s2m_mean')):>9} "
+            f"{fmt(f.get('s2m_p95')):>8} {fmt(f.get('m2s_p95')):>8} {fmt(100 * f['far'] if 'far' in f else None):>6} "
+            f"{r['wall']:7.1f} {r['peak_mb']:8.0f}"
+        )
     print()
     print("levelset quality over training time (chamfer where a reference exists, else s2m mean / m2s p95 / far %):")
     for r in rows:
@@ -157,8 +178,10 @@ def print_table(rows: list[dict], marks: list[float]) -> None:
             else:
                 parts.append(f"{m}s: {v['s2m_mean']:.3g}/{v['m2s_p95']:.3g}/{100 * v['far']:.2g}%")
         print(f"  {r['dataset']:22} steps {r.get('steps')}  " + "  ".join(parts))
-        print(f"  {'':22} mesh 128^3 {r['preview128_s']:.2f} s, 256^3 {r['final256_s']:.2f} s (with trim); "
-              f"time in: " + ", ".join(f"{k} {v:.1f}s" for k, v in r["timings"].items()))
+        print(
+            f"  {'':22} mesh 128^3 {r['preview128_s']:.2f} s, 256^3 {r['final256_s']:.2f} s (with trim); "
+            f"time in: " + ", ".join(f"{k} {v:.1f}s" for k, v in r["timings"].items())
+        )
 
 
 def main() -> None:
@@ -167,9 +190,13 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=None, help="levelset time budget in seconds (default 120)")
     ap.add_argument("--datasets", nargs="*", help="subset, e.g. srb:anchor bunny scanner:creature")
     ap.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch threads (default 1: on a shared, oversubscribed 2-core machine two OpenMP "
-                         "threads measured ~5x slower per step than one)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: on a shared, oversubscribed 2-core machine two OpenMP "
+        "threads measured ~5x slower per step than one)",
+    )
     ap.add_argument("--one", nargs=2, metavar=("DATASET", "METHOD"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     budget = args.budget or (15.0 if args.quick else 120.0)
@@ -177,15 +204,28 @@ def main() -> None:
     if args.one:
         print("RESULT " + json.dumps(run_one(args.one[0], args.one[1], budget, marks, args.threads)))
         return
-    print(f"bench: levelset budget {budget:.0f} s, torch threads {args.threads}, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"bench: levelset budget {budget:.0f} s, torch threads {args.threads}, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     rows = []
     for name in args.datasets or datasets(args.quick):
         for method in ("poisson", "levelset"):
-            cmd = [sys.executable, __file__, "--one", name, method, "--budget", str(budget), "--threads", str(args.threads)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--one",
+                name,
+                method,
+                "--budget",
+                str(budget),
+                "--threads",
+                str(args.threads),
+            ]
             t = time.perf_counter()
             proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-            line = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+            line = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
             if proc.returncode != 0 or not line:
                 print(f"{name} {method}: failed\n{proc.stderr[-2000:]}", flush=True)
                 continue

@@ -29,12 +29,12 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import multiprocessing as mp  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import multiprocessing as mp
+import sys
+import time
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -69,17 +69,18 @@ def linear_region_radius(model, x):
     hidden Jacobians (core.robust.models).
     """
     try:
-        from core.robust.analysis import linear_region_radius as lrr  # the analysis helper's version
+        from levelset_studio.core.robust.analysis import linear_region_radius as lrr  # the analysis helper's version
+
         return lrr(model, x)
     except ImportError:
         import torch
 
-        from core.robust.models import mlp_preactivation_grad_sqnorms
+        from levelset_studio.core.robust.models import mlp_preactivation_grad_sqnorms
 
         out = []
         with torch.no_grad():
             for i in range(0, len(x), 50):
-                _, layers = mlp_preactivation_grad_sqnorms(model, x[i:i + 50], 0)
+                _, layers = mlp_preactivation_grad_sqnorms(model, x[i : i + 50], 0)
                 r = torch.cat([z.abs() / g.sqrt().clamp_min(1e-12) for z, g in layers], dim=1)
                 out.append(r.min(dim=1).values)
         return torch.cat(out)
@@ -87,14 +88,13 @@ def linear_region_radius(model, x):
 
 def train_task(task: tuple, data_dir: str, scale: float, n_pgd: int, n_aa: int, n_df: int) -> dict:
     _threads()
-    import torch
 
-    from core.errors import Cancelled
-    from core.events import CancelToken, Progress
-    from core.robust.data import DatasetConfig, load_dataset
-    from core.robust.evaluation import deepfool_summary, robust_accuracy
-    from core.robust.models import ModelConfig, build_model
-    from core.robust.training import RobustTrainer, TrainConfig, evaluate_accuracy
+    from levelset_studio.core.errors import Cancelled
+    from levelset_studio.core.events import CancelToken, Progress
+    from levelset_studio.core.robust.data import DatasetConfig, load_dataset
+    from levelset_studio.core.robust.evaluation import deepfool_summary, robust_accuracy
+    from levelset_studio.core.robust.models import ModelConfig, build_model
+    from levelset_studio.core.robust.training import RobustTrainer, TrainConfig, evaluate_accuracy
 
     arch, method, budget, settings = task
     budget = budget * scale
@@ -116,8 +116,15 @@ def train_task(task: tuple, data_dir: str, scale: float, n_pgd: int, n_aa: int, 
     train_wall = time.perf_counter() - w0
     epochs = trainer.epoch + trainer._pos.batch / trainer.batches_per_epoch()
     model.eval()
-    row = {"arch": arch, "method": method, "budget_cpu_s": budget, "train_cpu_s": train_cpu,
-           "train_wall_s": train_wall, "epochs": epochs, "settings": settings}
+    row = {
+        "arch": arch,
+        "method": method,
+        "budget_cpu_s": budget,
+        "train_cpu_s": train_cpu,
+        "train_wall_s": train_wall,
+        "epochs": epochs,
+        "settings": settings,
+    }
     xt, yt = data.x_test, data.y_test
     row["clean"] = evaluate_accuracy(model, xt, yt)
     npgd = n_pgd if arch == "mlp" else max(100, n_pgd // 5)
@@ -126,7 +133,7 @@ def train_task(task: tuple, data_dir: str, scale: float, n_pgd: int, n_aa: int, 
     row["pgd_margin"] = robust_accuracy(model, xt[:npgd], yt[:npgd], "pgd-margin", EPS, steps=40)
     row["n_pgd"], row["pgd_cpu_s"] = npgd, time.process_time() - t
     if arch == "mlp" and n_aa > 0:
-        from core.robust.attacks import autoattack
+        from levelset_studio.core.robust.attacks import autoattack
 
         t = time.process_time()
         res = autoattack(model, xt[:n_aa], yt[:n_aa], EPS)
@@ -147,10 +154,10 @@ def speed_task(data_dir: str, n_pgd: int, n_df: int) -> dict:
     import torch
     import torchattacks
 
-    from core.robust.attacks import deepfool, pgd
-    from core.robust.data import DatasetConfig, load_dataset
-    from core.robust.models import ModelConfig, build_model
-    from core.robust.training import TrainConfig, evaluate_accuracy, train_classifier
+    from levelset_studio.core.robust.attacks import deepfool, pgd
+    from levelset_studio.core.robust.data import DatasetConfig, load_dataset
+    from levelset_studio.core.robust.models import ModelConfig, build_model
+    from levelset_studio.core.robust.training import TrainConfig, evaluate_accuracy, train_classifier
 
     data = load_dataset(DatasetConfig(name="mnist", data_dir=data_dir))
     model = build_model(ModelConfig(**WIDE), data.input_shape, 10, seed=1)
@@ -187,9 +194,9 @@ def speed_task(data_dir: str, n_pgd: int, n_df: int) -> dict:
 def margin_task(data_dir: str, seeds: int) -> dict:
     """Few-shot: cross-entropy vs the level-set margin loss (an SVM-like max-margin objective)."""
     _threads()
-    from core.robust.data import DatasetConfig, load_dataset
-    from core.robust.models import ModelConfig, build_model
-    from core.robust.training import TrainConfig, evaluate_accuracy, train_classifier
+    from levelset_studio.core.robust.data import DatasetConfig, load_dataset
+    from levelset_studio.core.robust.models import ModelConfig, build_model
+    from levelset_studio.core.robust.training import TrainConfig, evaluate_accuracy, train_classifier
 
     rows = []
     for name, n_train in (("digits", 30), ("mnist", 100), ("moons", 16)):
@@ -197,19 +204,41 @@ def margin_task(data_dir: str, seeds: int) -> dict:
             accs = []
             t = time.process_time()
             for seed in range(seeds):
-                dc = DatasetConfig(name=name, n_train=n_train, seed=seed, data_dir=data_dir if name == "mnist" else "",
-                                   n_samples=1000, noise=0.2)
+                dc = DatasetConfig(
+                    name=name,
+                    n_train=n_train,
+                    seed=seed,
+                    data_dir=data_dir if name == "mnist" else "",
+                    n_samples=1000,
+                    noise=0.2,
+                )
                 data = load_dataset(dc)
                 model = build_model(ModelConfig(width=128, depth=2), data.input_shape, data.num_classes, seed=seed)
-                extra = {"levelset_eps_c": 0.2 if name != "moons" else 0.1, "levelset_eps_w": 0.1,
-                         "levelset_steps": 10, "norm": "linf"} if method == "levelset" else {}
-                tc = TrainConfig(method=method, epochs=150, batch_size=n_train, lr=1e-3, device="cpu", seed=seed,
-                                 **extra)
+                extra = (
+                    {
+                        "levelset_eps_c": 0.2 if name != "moons" else 0.1,
+                        "levelset_eps_w": 0.1,
+                        "levelset_steps": 10,
+                        "norm": "linf",
+                    }
+                    if method == "levelset"
+                    else {}
+                )
+                tc = TrainConfig(
+                    method=method, epochs=150, batch_size=n_train, lr=1e-3, device="cpu", seed=seed, **extra
+                )
                 train_classifier(model, data, tc)
                 accs.append(evaluate_accuracy(model, data.x_test, data.y_test))
-            rows.append({"dataset": name, "n_train": n_train, "method": method,
-                         "test_acc_mean": sum(accs) / len(accs), "test_accs": accs,
-                         "cpu_s": time.process_time() - t})
+            rows.append(
+                {
+                    "dataset": name,
+                    "n_train": n_train,
+                    "method": method,
+                    "test_acc_mean": sum(accs) / len(accs),
+                    "test_accs": accs,
+                    "cpu_s": time.process_time() - t,
+                }
+            )
     return {"rows": rows, "seeds": seeds}
 
 
@@ -232,8 +261,9 @@ def _pct(v) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data-dir", default=os.environ.get("LEVELSET_DATA", str(ROOT.parent / "shared" / "data")) +
-                    "/mnist")
+    ap.add_argument(
+        "--data-dir", default=os.environ.get("LEVELSET_DATA", str(ROOT.parent / "shared" / "data")) + "/mnist"
+    )
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every training budget")
     ap.add_argument("--n-pgd", type=int, default=1000, help="test images for PGD (SmallCNN: a fifth)")
@@ -271,33 +301,43 @@ def main() -> int:
     order = {(a, m): i for i, (a, m, _, _) in enumerate(TASKS)}  # table in the fixed order
     rows.sort(key=lambda r: order[(r["arch"], r["method"])])
     print(f"\n## MNIST, L-inf eps {EPS}: accuracies in % (inputs in [0, 1]); CPU seconds of one thread\n")
-    print("| model | method | budget CPU-s | epochs | train CPU-s | clean (10k) | PGD-40 CE | PGD-40 margin "
-          "| AutoAttack | DeepFool rho_adv | median LR radius (L2) |")
+    print(
+        "| model | method | budget CPU-s | epochs | train CPU-s | clean (10k) | PGD-40 CE | PGD-40 margin "
+        "| AutoAttack | DeepFool rho_adv | median LR radius (L2) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         aa = f"{_pct(r.get('autoattack'))} (n={r['n_aa']})" if "autoattack" in r else "not run (budget)"
         lr = f"{r['lr_radius_median']:.2e}" if "lr_radius_median" in r else "-"
-        print(f"| {r['arch']} | {r['method']} | {r['budget_cpu_s']:.0f} | {r['epochs']:.2f} | {r['train_cpu_s']:.0f} "
-              f"| {_pct(r['clean'])} | {_pct(r['pgd_ce'])} (n={r['n_pgd']}) | {_pct(r['pgd_margin'])} | {aa} "
-              f"| {r['rho_adv']:.3f} (n={r['n_df']}) | {lr} |")
+        print(
+            f"| {r['arch']} | {r['method']} | {r['budget_cpu_s']:.0f} | {r['epochs']:.2f} | {r['train_cpu_s']:.0f} "
+            f"| {_pct(r['clean'])} | {_pct(r['pgd_ce'])} (n={r['n_pgd']}) | {_pct(r['pgd_margin'])} | {aa} "
+            f"| {r['rho_adv']:.3f} (n={r['n_df']}) | {lr} |"
+        )
     comps = sorted({c for r in rows for c in r.get("aa_components", [])})
     if comps:
         print("\nAutoAttack ran: " + "; ".join(comps))
     print("Settings: " + "; ".join(f"{r['arch']}/{r['method']}: {r['settings']}" for r in rows if r["settings"]))
     if speed:
         s = speed
-        print(f"\n## Attack speed, same standard MLP and inputs (wall seconds, one thread)\n")
+        print("\n## Attack speed, same standard MLP and inputs (wall seconds, one thread)\n")
         print("| attack | ours s | torchattacks s | ratio | ours result | torchattacks result |")
         print("|---|---|---|---|---|---|")
-        print(f"| PGD-40 L-inf eps 0.1, n={s['n_pgd']} | {s['pgd_ours_s']:.2f} | {s['pgd_ta_s']:.2f} "
-              f"| {s['pgd_ta_s'] / s['pgd_ours_s']:.2f}x | robust acc {_pct(s['pgd_ours_acc'])}% "
-              f"| robust acc {_pct(s['pgd_ta_acc'])}% |")
-        print(f"| DeepFool L2, n={s['n_df']} | {s['df_ours_s']:.2f} | {s['df_ta_s']:.2f} "
-              f"| {s['df_ta_s'] / s['df_ours_s']:.2f}x | median ||r|| {s['df_ours_median']:.3f} "
-              f"| median ||r|| {s['df_ta_median']:.3f} |")
+        print(
+            f"| PGD-40 L-inf eps 0.1, n={s['n_pgd']} | {s['pgd_ours_s']:.2f} | {s['pgd_ta_s']:.2f} "
+            f"| {s['pgd_ta_s'] / s['pgd_ours_s']:.2f}x | robust acc {_pct(s['pgd_ours_acc'])}% "
+            f"| robust acc {_pct(s['pgd_ta_acc'])}% |"
+        )
+        print(
+            f"| DeepFool L2, n={s['n_df']} | {s['df_ours_s']:.2f} | {s['df_ta_s']:.2f} "
+            f"| {s['df_ta_s'] / s['df_ours_s']:.2f}x | median ||r|| {s['df_ours_median']:.3f} "
+            f"| median ||r|| {s['df_ta_median']:.3f} |"
+        )
     if margin:
-        print(f"\n## Max-margin on few-shot subsets: test accuracy %, mean of {margin['seeds']} seeds "
-              "(MLP 128x2, 150 full-batch Adam steps)\n")
+        print(
+            f"\n## Max-margin on few-shot subsets: test accuracy %, mean of {margin['seeds']} seeds "
+            "(MLP 128x2, 150 full-batch Adam steps)\n"
+        )
         print("| dataset | n_train | cross-entropy | level-set margin |")
         print("|---|---|---|---|")
         by = {(r["dataset"], r["method"]): r for r in margin["rows"]}
@@ -306,8 +346,9 @@ def main() -> int:
             print(f"| {name} | {n} | {_pct(ce['test_acc_mean'])} | {_pct(ls['test_acc_mean'])} |")
     print(f"\ntotal wall time {total:.0f} s with {args.workers} worker processes")
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows, "speed": speed, "margin": margin, "wall_s": total},
-                                              indent=1))
+        Path(args.json).write_text(
+            json.dumps({"rows": rows, "speed": speed, "margin": margin, "wall_s": total}, indent=1)
+        )
     return 0
 
 

@@ -11,6 +11,7 @@ the model), and the longest gap between GUI-thread timer ticks (responsiveness).
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import time
@@ -35,8 +36,8 @@ def main() -> int:
 
     torch.set_num_threads(1)
     app = QApplication(sys.argv[:1])
-    from app.robustness.tab import RobustnessTab
-    from core.events import Progress
+    from levelset_studio.app.robustness.tab import RobustnessTab
+    from levelset_studio.core.events import Progress
 
     tab = RobustnessTab()
     tab.resize(1300, 850)
@@ -47,10 +48,12 @@ def main() -> int:
     tab.model_panel.set_values({"arch": "mlp", "width": args.width, "depth": args.depth, "activation": "relu"})
     tab.train_panel.set_values({"method": "standard", "epochs": args.epochs, "batch_size": args.batch_size, "lr": 0.01})
     tab.lab.load_data()  # imports and data outside the timed part
-    from core.robust.training import RobustTrainer  # noqa: F401  (torch.optim import, also outside)
+    from levelset_studio.core.robust.training import RobustTrainer  # noqa: F401  (torch.optim import, also outside)
 
     batches: list[float] = []
-    tab.runners["train"].event.connect(lambda ev: batches.append(time.perf_counter()) if isinstance(ev, Progress) and ev.message == "batch" else None)
+    tab.runners["train"].event.connect(
+        lambda ev: batches.append(time.perf_counter()) if isinstance(ev, Progress) and ev.message == "batch" else None
+    )
     ticks: list[float] = []
     timer = QTimer()
     timer.setInterval(10)
@@ -77,10 +80,12 @@ def main() -> int:
     else:
         rate = batch_rate = 0.0
         frame_gaps = []
-    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"moons, {args.samples} points, MLP {args.depth}x{args.width} relu, {args.epochs} epochs, batch {args.batch_size}; "
-          f"load average {load:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"moons, {args.samples} points, MLP {args.depth}x{args.width} relu, {args.epochs} epochs, batch {args.batch_size}; "
+        f"load average {load:.1f} on {os.cpu_count()} CPUs"
+    )
     print(f"{'training time':<34} {t1 - t0:8.2f} s")
     print(f"{'training batches per second':<34} {batch_rate:8.1f}")
     print(f"{'region images painted per second':<34} {rate:8.1f}   (mean over the training; target >= 5)")

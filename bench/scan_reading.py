@@ -1,4 +1,4 @@
-"""Time reading the shared real scans with core.scanio.load_scan, against the readers a
+"""Time reading the shared real scans with core.surface.scans.scanio.load_scan, against the readers a
 user would otherwise call (open3d.io.read_point_cloud; plyfile for PLY), measured in the
 same run. Needs ../shared/data (or $LEVELSET_DATA).
 
@@ -30,7 +30,7 @@ def main() -> int:
     import open3d as o3d
     import plyfile
 
-    from core.scanio import load_scan
+    from levelset_studio.core.surface.scans.scanio import load_scan
 
     data = Path(os.environ.get("LEVELSET_DATA", ROOT.parent / "shared" / "data")) / "scans"
     if not data.is_dir():
@@ -51,8 +51,9 @@ def main() -> int:
         ours = best_of(lambda: load_scan(path))
         o3d_t = plyfile_t = float("nan")
         if path.suffix in (".ply", ".pcd"):
-            o3d_t = best_of(lambda: o3d.io.read_point_cloud(str(path), remove_nan_points=False,
-                                                            remove_infinite_points=False))
+            o3d_t = best_of(
+                lambda: o3d.io.read_point_cloud(str(path), remove_nan_points=False, remove_infinite_points=False)
+            )
         if path.suffix == ".ply":
             plyfile_t = best_of(lambda: plyfile.PlyData.read(io.BytesIO(path.read_bytes())), repeat=1)
         print(f"{name:<46} {len(scan):>9,} {ours:>10.3f} {o3d_t:>9.3f} {plyfile_t:>9.3f}")

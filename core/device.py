@@ -6,7 +6,7 @@ from typing import Literal
 
 import torch
 
-from core.errors import ConfigError
+from levelset_studio.core.errors import ConfigError
 
 DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 DEVICE_CHOICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
@@ -43,3 +43,18 @@ def describe_device(device: torch.device | str | None = None) -> str:
     if dev.type == "mps":
         return "MPS: Apple GPU"
     return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def memory_text() -> str:
+    """This process's memory for a status bar: resident set size, and the GPU's when in use."""
+    try:
+        import psutil
+
+        text = f"Memory: {psutil.Process().memory_info().rss / 2**30:.2f} GB"
+    except ImportError:  # peak instead of current where psutil is missing
+        import resource
+
+        text = f"Peak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GB"
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        text += f" · GPU {torch.cuda.memory_allocated() / 2**30:.2f} GB"
+    return text

@@ -1,23 +1,41 @@
 """Small immutable events that long jobs yield, and the cooperative cancel token.
 
-A job is a generator (or a loop with a callback) that yields these events. The CLI
-drives it with a progress bar; the GUI runs the same job in a worker thread and
-forwards events to the GUI thread through signals.
+A job (:mod:`levelset_studio.core.jobs`) is a generator that yields these events. The CLI
+drives it with a progress bar; the GUI runs the same job in a worker thread and forwards
+events to the GUI thread through signals; a batch worker drains it. Every event is a
+frozen dataclass deriving from :class:`Event`; each tool adds its own kinds next to its
+engine (the mesh preview here, the decision-region picture in ``robust.lab``).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, ClassVar
 
-from core.errors import Cancelled
+from levelset_studio.core.errors import Cancelled
 
 
 @dataclass(frozen=True)
-class Progress:
-    """One step of a job. ``total`` is None when the job is bounded by time."""
+class Event:
+    """Base of every event a job yields.
 
+    ``coalesce``: a consumer that cannot keep up may keep only the newest event of a
+    kind that sets it (progress ticks, previews); every other event is delivered.
+    """
+
+    coalesce: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    """One step of a job. ``total`` is None when the job is bounded by time.
+
+    A consumer that cannot keep up may skip Progress events: only the newest matters.
+    """
+
+    coalesce: ClassVar[bool] = True
     step: int
     total: int | None
     elapsed: float
@@ -27,7 +45,32 @@ class Progress:
 
 
 @dataclass(frozen=True)
-class Finished:
+class Snapshot(Event):
+    """A picture of a job's current state (a preview mesh, a region map).
+
+    A consumer that cannot keep up keeps only the newest snapshot and drops older ones.
+    """
+
+    coalesce: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class Milestone(Progress):
+    """Progress that marks a stage with results of its own (an epoch's test accuracy):
+    shown like progress, but never skipped."""
+
+    coalesce: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
+class Message(Event):
+    """A line for the user that is neither progress nor a result (what a job decided)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Finished(Event):
     """The last event of a job, carrying its result."""
 
     result: Any
@@ -52,9 +95,16 @@ class CancelToken:
         if self._event.is_set():
             raise Cancelled()
 
+    def report(self, fraction: float) -> None:
+        """Progress of a job that is not a generator (0..1); raises Cancelled when cancelled.
+
+        The base token only checks for cancel; a GUI worker's token also shows the fraction.
+        """
+        self.raise_if_cancelled()
+
 
 @dataclass(frozen=True)
-class MeshSnapshot:
+class MeshSnapshot(Snapshot):
     """The current zero level set during training, in scan coordinates.
 
     Produced in the worker (marching cubes runs there); plain NumPy arrays cross the

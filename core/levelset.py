@@ -1,4 +1,4 @@
-"""Sampling level sets and relating samples to the parameters (METHODS.md, 1-2).
+"""Sampling level sets and relating samples to the parameters (docs/method.md §1-2).
 
 One implementation serves the surface sampler (F: R^3 -> R), the decision-boundary
 sampler (the margin function of a classifier, F: R^d -> R) and DeepFool.
@@ -18,13 +18,16 @@ set there, so any loss on it moves the level set. First derivatives only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
 LevelFunction = Callable[[torch.Tensor], torch.Tensor]
 """Maps a batch (N, ...) to one value per sample, shape (N,)."""
+
+IndexedLevelFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+"""A level function that also takes the rows' original indices (a margin per row's own label)."""
 
 GRAD_EPS = 1e-6
 
@@ -79,7 +82,7 @@ def newton_step(f: torch.Tensor, g: torch.Tensor, max_step: float | None = None)
 
 
 def project_to_level_set(
-    fn: LevelFunction,
+    fn: Callable[..., torch.Tensor],  # a LevelFunction, or an IndexedLevelFunction with indexed=True
     points: torch.Tensor,
     level: float | torch.Tensor = 0.0,
     *,

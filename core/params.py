@@ -13,10 +13,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
-from core.errors import ConfigError
+from levelset_studio.core.errors import ConfigError
 
 T = TypeVar("T")
 
@@ -168,9 +169,7 @@ def add_arguments(
         unit = f" [{p.unit}]" if p.unit else ""
         text = f"{p.help}{unit} (default {p.default}; {p.range_text()})"
         if p.kind is bool:
-            parser.add_argument(
-                p.flag, dest=p.name, default=None, action=argparse.BooleanOptionalAction, help=text
-            )
+            parser.add_argument(p.flag, dest=p.name, default=None, action=argparse.BooleanOptionalAction, help=text)
         else:
             parser.add_argument(p.flag, dest=p.name, default=None, metavar=p.kind.__name__.upper(), help=text)
 
@@ -184,3 +183,19 @@ def config_from_args(cls: type[T], ns: argparse.Namespace, **overrides: Any) -> 
             values[p.name] = v
     values.update({k: v for k, v in overrides.items() if v is not None})
     return cls(**values)
+
+
+def markdown_table(cls: type) -> str:
+    """The parameters of a config class as a Markdown table (docs/parameters.md)."""
+
+    def cell(text: Any) -> str:
+        return str(text).replace("|", "\\|").replace("\n", " ")
+
+    rows = ["| setting | flag | default | range | unit | meaning |", "| --- | --- | --- | --- | --- | --- |"]
+    for p in params_of(cls):
+        name = f"{p.label}" + (" (advanced)" if p.advanced else "")
+        default = "none" if p.default is None else p.default
+        rows.append(
+            f"| {cell(name)} | `{p.flag}` | `{cell(default)}` | {cell(p.range_text())} | {cell(p.unit)} | {cell(p.help)} |"
+        )
+    return "\n".join(rows)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.metadata as md
 import platform
 
-import core
+from levelset_studio import core
 
 
 def _dist_version(*names: str) -> str:
@@ -24,7 +24,7 @@ def _dist_version(*names: str) -> str:
 def versions() -> dict[str, str]:
     import torch
 
-    from core.device import describe_device
+    from levelset_studio.core.device import describe_device
 
     return {
         "LevelSet Studio": core.__version__,

@@ -68,23 +68,46 @@ def _dist_info_file(zf: zipfile.ZipFile, name: str) -> str:
 
 def _source_files(package: str, pattern: str) -> set[str]:
     base = ROOT / package
-    return {
-        p.relative_to(ROOT).as_posix()
-        for p in base.rglob(pattern)
-        if p.is_file() and "__pycache__" not in p.parts
-    }
+    return {p.relative_to(ROOT).as_posix() for p in base.rglob(pattern) if p.is_file() and "__pycache__" not in p.parts}
 
 
 # ---- the wheel -----------------------------------------------------------------------------
 
 
+PACKAGE = "levelset_studio"
+FOLDERS = ("core", "app", "resources")  # installed as levelset_studio.<folder>
+
+
+def _installed_name(source: str) -> str:
+    """Where a repository file lands in the wheel: core/x.py -> levelset_studio/core/x.py."""
+    return f"{PACKAGE}/{source}"
+
+
+def test_wheel_holds_exactly_one_top_level_package(wheel: zipfile.ZipFile) -> None:
+    tops = {n.split("/")[0] for n in wheel.namelist() if not n.split("/")[0].endswith((".dist-info", ".data"))}
+    assert tops == {PACKAGE}, f"top-level names in the wheel: {sorted(tops)}"
+
+
+def test_every_folder_with_modules_is_a_declared_package() -> None:
+    """A folder with an __init__.py that pyproject's package list misses would be silently
+    left out of `pip install`."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        PACKAGE + "." + ".".join(p.parent.relative_to(ROOT).parts)
+        for folder in FOLDERS
+        for p in (ROOT / folder).rglob("__init__.py")
+        if "__pycache__" not in p.parts
+    }
+    assert found == declared, f"missing: {sorted(found - declared)}; stale: {sorted(declared - found)}"
+
+
 def test_wheel_contains_every_module_of_core_and_app(wheel: zipfile.ZipFile) -> None:
-    """A subpackage without __init__.py (or a package-find pattern that misses it) would be
-    silently left out of `pip install`; compare with the source tree."""
     names = set(wheel.namelist())
     source = _source_files("core", "*.py") | _source_files("app", "*.py")
     assert {"core/cli/__init__.py", "app/main.py"} <= source
-    missing = sorted(source - names)
+    missing = sorted(s for s in source if _installed_name(s) not in names)
     assert not missing, f"modules missing from the wheel: {missing}"
 
 
@@ -92,37 +115,47 @@ def test_wheel_contains_the_resources(wheel: zipfile.ZipFile) -> None:
     names = set(wheel.namelist())
     data = {f for f in _source_files("resources", "*") if not f.endswith((".py", ".pyc"))}
     assert {"resources/icons/levelset-studio.svg", "resources/icons/levelset-studio.png"} <= data
-    missing = sorted(data - names)
+    missing = sorted(f for f in data if _installed_name(f) not in names)
     assert not missing, f"resource files missing from the wheel (pyproject package-data?): {missing}"
 
 
 def test_wheel_contains_the_sample_scan(wheel: zipfile.ZipFile) -> None:
-    if not (ROOT / "resources" / "sample_scan.ply").exists():
-        pytest.skip("resources/sample_scan.ply is not in this checkout yet")
-    info = wheel.getinfo("resources/sample_scan.ply")
+    info = wheel.getinfo(_installed_name("resources/sample_scan.ply"))
     assert info.file_size > 1000
+
+
+def test_resources_are_found_through_the_package() -> None:
+    from levelset_studio.resources import SAMPLE_SCAN, resource_path
+
+    assert SAMPLE_SCAN.is_file()
+    assert resource_path("icons/levelset-studio.svg").is_file()
 
 
 def test_wheel_declares_the_cli_and_the_gui_entry_points(wheel: zipfile.ZipFile) -> None:
     ep = configparser.ConfigParser(interpolation=None)
     ep.read_string(_dist_info_file(wheel, "entry_points.txt"))
-    assert ep["console_scripts"]["levelset"].strip() == "core.cli:main"
+    assert ep["console_scripts"]["levelset"].strip() == "levelset_studio.core.cli:main"
     # a gui script: no console window opens on Windows
-    assert ep["gui_scripts"]["levelset-studio"].strip() == "app.main:main"
+    assert ep["gui_scripts"]["levelset-studio"].strip() == "levelset_studio.app.main:main"
     assert "levelset-studio" not in ep["console_scripts"]
+    # the GUI adds its own `levelset gui` subcommand: the CLI in core never imports the GUI
+    assert ep["levelset_studio.commands"]["gui"].strip() == "levelset_studio.app.cli_gui:register"
 
 
 def test_entry_point_targets_exist() -> None:
     import importlib
 
-    for target in ("core.cli:main", "app.main:main"):
+    targets = ("levelset_studio.core.cli:main", "levelset_studio.app.main:main", "levelset_studio.app.cli_gui:register")
+    for target in targets:
         module, func = target.split(":")
         assert callable(getattr(importlib.import_module(module), func)), target
 
 
 def test_wheel_metadata_requires_the_stack_but_not_torchvision(wheel: zipfile.ZipFile) -> None:
     meta = _dist_info_file(wheel, "METADATA")
-    requires = [line.split(":", 1)[1].strip().lower() for line in meta.splitlines() if line.startswith("Requires-Dist:")]
+    requires = [
+        line.split(":", 1)[1].strip().lower() for line in meta.splitlines() if line.startswith("Requires-Dist:")
+    ]
     for dep in ("torch", "numpy", "pyvista", "pyvistaqt", "pyside6-essentials", "open3d", "trimesh"):
         assert any(r.startswith(dep) for r in requires), f"{dep} missing from Requires-Dist"
     # torchattacks' own pin on torchvision would replace the pinned torch: installed --no-deps
@@ -211,7 +244,10 @@ def test_install_script_rejects_a_missing_program(tmp_path: Path) -> None:
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "share")}
     proc = subprocess.run(
         ["bash", str(LINUX / "install-desktop-entry.sh"), "--exec", str(tmp_path / "nope")],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 1
     assert "is not an executable file" in proc.stderr
@@ -231,13 +267,13 @@ def test_spec_is_python_and_names_existing_scripts_and_resources() -> None:
     for script in ("levelset_entry.py", "levelset_studio_entry.py", "pyi_rth_levelset.py"):
         assert script in strings
         assert (SPEC.parent / script).is_file()
-    assert "resources" in strings
+    assert "levelset_studio.resources" in strings
     assert {"plotly", "dash", "tkinter", "IPython"} <= strings, "excluded modules"
-    assert {"core", "app"} <= strings, "collect_submodules: the CLI imports its commands by name"
+    assert {"levelset_studio.core", "levelset_studio.app"} <= strings, "collect_submodules: commands load by name"
 
 
 def test_bundle_launchers_call_the_declared_entry_points() -> None:
-    expected = {"levelset_entry.py": "core.cli", "levelset_studio_entry.py": "app.main"}
+    expected = {"levelset_entry.py": "levelset_studio.core.cli", "levelset_studio_entry.py": "levelset_studio.app.main"}
     for script, module in expected.items():
         tree = ast.parse((SPEC.parent / script).read_text())
         imports = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
@@ -251,7 +287,7 @@ def test_runtime_hook_lets_open3d_import_without_plotly_and_dash() -> None:
 import importlib.util, sys
 real = importlib.util.find_spec
 importlib.util.find_spec = lambda n, *a: None if n.split('.')[0] in ('plotly', 'dash') else real(n, *a)
-exec(compile(open({str(SPEC.parent / 'pyi_rth_levelset.py')!r}).read(), 'pyi_rth_levelset.py', 'exec'))
+exec(compile(open({str(SPEC.parent / "pyi_rth_levelset.py")!r}).read(), 'pyi_rth_levelset.py', 'exec'))
 importlib.util.find_spec = real
 import open3d as o3d
 pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector([[0.0, 0, 0], [1, 0, 0], [0, 1, 0]]))
@@ -286,7 +322,9 @@ def test_shell_scripts_are_valid_bash(script: str) -> None:
 def test_smoke_test_reports_a_missing_bundle(tmp_path: Path) -> None:
     proc = subprocess.run(
         ["bash", str(PACKAGING / "smoke_test_bundle.sh"), str(tmp_path / "no-bundle")],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2
     assert "no bundle at" in proc.stderr

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.widgets.plots import HistogramWidget
+from levelset_studio.app.widgets.plots import HistogramWidget
 
 # The slider works in per mille of the scan's bounding-box diagonal, so it means the
 # same at any scale; its right end (TRIM_OFF) means "no trimming".

@@ -1,6 +1,6 @@
 """The layers of the Reconstruct tab: the scan, cleaned scans and every reconstruction.
 
-Results are new layers (STYLE.md, pattern 5): cleaning or trimming never overwrites
+Results are new layers (docs/architecture.md): cleaning or trimming never overwrites
 what was there, so undoing is hiding or removing a layer.
 """
 
@@ -159,7 +159,7 @@ class LayersPanel(QWidget):
             w.setEnabled(layer is not None)
         if layer is not None:
             self.opacity.blockSignals(True)
-            self.opacity.setValue(int(round(layer.opacity * 100)))
+            self.opacity.setValue(round(layer.opacity * 100))
             self.opacity.blockSignals(False)
 
     def _item_changed(self, it: QListWidgetItem) -> None:

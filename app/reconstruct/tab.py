@@ -1,22 +1,22 @@
 """The Reconstruct tab: open a scan, clean it, reconstruct, watch it converge, inspect, export.
 
 Every computation is the engine's (core); this module only wires widgets to jobs.
-Long work runs in ``JobThread``s; results come back as signals and become layers.
+Long work runs as jobs (``app.jobs``); results come back as signals and become layers.
 """
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -24,31 +24,26 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
-    QCheckBox,
     QVBoxLayout,
     QWidget,
 )
 
-from app.diagnostics import StallMeter
-from app.reconstruct.inspect_panel import InspectPanel
-from app.reconstruct.layers import Layer, LayersPanel
-from app.view3d import View3D
-from app.widgets.collapsible import CollapsibleSection
-from app.widgets.params_panel import ParamsPanel
-from app.widgets.plots import LossPlot
-from app.workers import JobRunner, JobThread
-from core.errors import ConfigError, LevelSetError
+from levelset_studio.app.diagnostics import StallMeter
+from levelset_studio.app.jobs import JobHandle, JobRunner
+from levelset_studio.app.reconstruct.inspect_panel import InspectPanel
+from levelset_studio.app.reconstruct.layers import Layer, LayersPanel
+from levelset_studio.app.view3d import View3D
+from levelset_studio.app.widgets.collapsible import CollapsibleSection
+from levelset_studio.app.widgets.params_panel import ParamsPanel
+from levelset_studio.app.widgets.plots import LossPlot
+from levelset_studio.core.errors import ConfigError, LevelSetError
+from levelset_studio.core.surface.reconstruction.config import ReconstructionConfig
+from levelset_studio.core.surface.reconstruction.poisson import PoissonConfig
+from levelset_studio.core.surface.reconstruction.trainer import ReconstructionStarted, Reconstructor
+from levelset_studio.core.surface.scans.cleaning import CleaningConfig
 
 SNAPSHOT_APPLY_INTERVAL_MS = 150  # at most ~7 view updates a second while training
 NOT_PLOTTED = {"converged", "lr", "learning_rate", "samples", "remaining"}
-
-
-def _engine_class(module: str, name: str) -> type | None:
-    """An engine class, or None while the engine module is not installed yet."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
 
 
 def _fmt_time(seconds: float | None) -> str:
@@ -101,7 +96,7 @@ class ReconstructTab(QWidget):
         self.jobs = JobRunner(self)
         self.layers: dict[str, Layer] = {}
         self.active_scan_name: str | None = None
-        self.reconstructor: Any = None  # core.recon.trainer.Reconstructor of the current run
+        self.reconstructor: Any = None  # core.surface.reconstruction.trainer.Reconstructor of the current run
         self.recon_layer: str | None = None
         self.recon_config: Any = None
         self._counter = 0
@@ -149,7 +144,7 @@ class ReconstructTab(QWidget):
         scan_box.layout().addWidget(self.info)
         lv.addWidget(scan_box)
 
-        cleaning_cls = _engine_class("core.cleaning", "CleaningConfig")
+        cleaning_cls = CleaningConfig
         self.cleaning_panel = ParamsPanel(cleaning_cls) if cleaning_cls else None
         clean_box = _group("Cleaning (makes a new layer)")
         if self.cleaning_panel is not None:
@@ -159,7 +154,7 @@ class ReconstructTab(QWidget):
         clean_box.layout().addWidget(self.clean_button)
         lv.addWidget(clean_box)
 
-        recon_cls = _engine_class("core.recon.config", "ReconstructionConfig")
+        recon_cls = ReconstructionConfig
         self.recon_panel = ParamsPanel(recon_cls) if recon_cls else None
         recon_box = _group("Reconstruct (neural level set)")
         buttons = QHBoxLayout()
@@ -190,7 +185,7 @@ class ReconstructTab(QWidget):
             recon_box.layout().addWidget(QLabel("The reconstruction engine is not installed."))
         lv.addWidget(recon_box)
 
-        poisson_cls = _engine_class("core.poisson", "PoissonConfig")
+        poisson_cls = PoissonConfig
         self.poisson_panel = ParamsPanel(poisson_cls) if poisson_cls else None
         poisson_box = _group("Baseline: screened Poisson")
         if self.poisson_panel is not None:
@@ -245,7 +240,7 @@ class ReconstructTab(QWidget):
     # ------------------------------------------------------------- state/help --
     @property
     def busy(self) -> bool:
-        return bool(self.jobs.running)
+        return self.jobs.busy
 
     @property
     def training(self) -> bool:
@@ -265,7 +260,7 @@ class ReconstructTab(QWidget):
         layer = self.selected_layer()
         if layer is not None and layer.is_mesh and layer.data is not None:
             return layer
-        meshes = [l for l in self.layers.values() if l.is_mesh and l.data is not None]
+        meshes = [lay for lay in self.layers.values() if lay.is_mesh and lay.data is not None]
         return meshes[-1] if meshes else None
 
     def _update_buttons(self, *_: Any) -> None:
@@ -275,7 +270,9 @@ class ReconstructTab(QWidget):
         self.reconstruct_button.setEnabled(has_scan and not training and not loading and self.recon_panel is not None)
         self.stop_button.setEnabled(training)
         self.continue_button.setEnabled(self.reconstructor is not None and not training and has_scan)
-        self.poisson_button.setEnabled(has_scan and self.jobs.find("poisson") is None and self.poisson_panel is not None)
+        self.poisson_button.setEnabled(
+            has_scan and self.jobs.find("poisson") is None and self.poisson_panel is not None
+        )
         self.clean_button.setEnabled(has_scan and self.jobs.find("clean") is None and self.cleaning_panel is not None)
         self.open_button.setEnabled(not loading)
         self.busy_changed.emit(self.busy)
@@ -287,8 +284,16 @@ class ReconstructTab(QWidget):
         if self.error_handler is not None:
             self.error_handler(message)
 
-    def _start(self, name: str, job: Callable, *, on_result: Callable[[Any], None], on_failed: Callable[[str], None] | None = None) -> JobThread:
-        t = self.jobs.start(job, name)
+    def _start(
+        self,
+        name: str,
+        job: Callable,
+        *,
+        on_result: Callable[[Any], None],
+        on_failed: Callable[[str], None] | None = None,
+        replace: bool = False,
+    ) -> JobHandle:
+        t = self.jobs.submit(name, job, replace=replace)
         t.result.connect(on_result)
         t.failed.connect(on_failed or self.report_error)
         t.finished.connect(self._update_buttons)
@@ -318,7 +323,7 @@ class ReconstructTab(QWidget):
             self.recon_layer = None
             self.reconstructor = None
         if name == self.active_scan_name:
-            scans = [l for l in self.layers.values() if l.is_scan]
+            scans = [lay for lay in self.layers.values() if lay.is_scan]
             self.active_scan_name = scans[-1].name if scans else None
             if scans and not scans[-1].visible:  # undoing a cleaning shows its source again
                 scans[-1].visible = True
@@ -341,11 +346,24 @@ class ReconstructTab(QWidget):
         if layer.is_scan:
             # dense scans as 1-pixel points, so a surface under them stays visible
             size = 1.0 if len(layer.data) > 20_000 else 2.0
-            self.view.set_points(layer.name, layer.data.points, color=layer.color, visible=layer.visible,
-                                 opacity=layer.opacity, point_size=size, **self._scan_colors(layer.data))
+            self.view.set_points(
+                layer.name,
+                layer.data.points,
+                color=layer.color,
+                visible=layer.visible,
+                opacity=layer.opacity,
+                point_size=size,
+                **self._scan_colors(layer.data),
+            )
         else:
-            self.view.set_mesh(layer.name, layer.data.vertices, layer.data.faces, color=layer.color,
-                               visible=layer.visible, opacity=layer.opacity)
+            self.view.set_mesh(
+                layer.name,
+                layer.data.vertices,
+                layer.data.faces,
+                color=layer.color,
+                visible=layer.visible,
+                opacity=layer.opacity,
+            )
 
     def _redraw_scans(self) -> None:
         for layer in self.layers.values():
@@ -379,7 +397,7 @@ class ReconstructTab(QWidget):
         self.info.setText(f"Active scan: {title}\n" + scan_summary(scan))
 
     # ----------------------------------------------------------------- loading --
-    def open_scans(self, paths: Sequence[str | Path]) -> JobThread | None:
+    def open_scans(self, paths: Sequence[str | Path]) -> JobHandle | None:
         """Load (and merge) ``paths`` in the background into a new scan layer."""
         paths = [str(p) for p in paths]
         if not paths:
@@ -392,7 +410,7 @@ class ReconstructTab(QWidget):
         self.status_message.emit(f"Loading {', '.join(Path(p).name for p in paths)} …")
 
         def job(token: Any) -> Any:
-            from core.scanio import load_scan
+            from levelset_studio.core.surface.scans.scanio import load_scan
 
             return load_scan(paths, progress=token.report)
 
@@ -417,7 +435,7 @@ class ReconstructTab(QWidget):
         self._update_buttons()
         self.scan_loaded.emit(scan)
 
-    def clean_active_scan(self) -> JobThread | None:
+    def clean_active_scan(self) -> JobHandle | None:
         scan = self.active_scan
         if scan is None or self.cleaning_panel is None:
             return None
@@ -429,16 +447,20 @@ class ReconstructTab(QWidget):
         source = self.layers[self.active_scan_name]
 
         def job(token: Any) -> Any:
-            from core.cleaning import clean_scan
+            from levelset_studio.core.surface.scans.cleaning import clean_scan
 
             return clean_scan(scan, config)
 
         def done(out: Any) -> None:
             cleaned, report = out
-            from core.params import config_to_dict
+            from levelset_studio.core.params import config_to_dict
 
-            self._scan_ready(cleaned, source.info.get("files", []), title=f"{source.title} (cleaned)",
-                             info={"cleaning": config_to_dict(config)})
+            self._scan_ready(
+                cleaned,
+                source.info.get("files", []),
+                title=f"{source.title} (cleaned)",
+                info={"cleaning": config_to_dict(config)},
+            )
             # the cleaned layer replaces the source on screen; the source stays (undo = show it again)
             source.visible = False
             self.view.set_visible(source.name, False)
@@ -451,7 +473,9 @@ class ReconstructTab(QWidget):
         return self._start("clean", job, on_result=done)
 
     # ----------------------------------------------------------- reconstruction --
-    def start_reconstruction(self, *, iterations: int | None = None, time_budget: float | None = None) -> JobThread | None:
+    def start_reconstruction(
+        self, *, iterations: int | None = None, time_budget: float | None = None
+    ) -> JobHandle | None:
         """Train a new network on the active scan; the surface appears as a new layer."""
         scan = self.active_scan
         if scan is None or self.recon_panel is None or self.training:
@@ -465,22 +489,22 @@ class ReconstructTab(QWidget):
         self.recon_config = config
         name = self._new_name("levelset")
         self.recon_layer = name
-        n = sum(1 for l in self.layers.values() if l.kind == "levelset") + 1
+        n = sum(1 for lay in self.layers.values() if lay.kind == "levelset") + 1
         layer = Layer(name, f"Level set #{n}", "levelset", None, info={"config": config, "scan": self.active_scan_name})
         self.layers[name] = layer
         self.layers_panel.add(layer)
         self.loss_plot.clear()
 
         def job(token: Any) -> Any:
-            from core.recon.trainer import Reconstructor
-
             rec = Reconstructor(scan, config)
-            yield ("reconstructor", rec)
+            yield ReconstructionStarted(rec)
             yield from rec.run(token, iterations=iterations, time_budget=time_budget)
 
         return self._run_training(job)
 
-    def continue_reconstruction(self, *, iterations: int | None = None, time_budget: float | None = None) -> JobThread | None:
+    def continue_reconstruction(
+        self, *, iterations: int | None = None, time_budget: float | None = None
+    ) -> JobHandle | None:
         """Train the current network further (the same layer updates)."""
         rec = self.reconstructor
         if rec is None or self.training:
@@ -494,12 +518,12 @@ class ReconstructTab(QWidget):
 
         return self._run_training(job)
 
-    def _run_training(self, job: Callable) -> JobThread:
+    def _run_training(self, job: Callable) -> JobHandle:
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress_text.setText("starting…")
         self._train_started = time.monotonic()
-        t = self.jobs.start(job, "reconstruct")
+        t = self.jobs.submit("reconstruct", job)
         t.event.connect(self._training_event)
         t.progress.connect(self._on_progress)
         t.snapshot.connect(self._on_snapshot)
@@ -515,9 +539,9 @@ class ReconstructTab(QWidget):
         return t
 
     def _training_event(self, ev: Any) -> None:
-        if isinstance(ev, tuple) and ev and ev[0] == "reconstructor":
-            self.reconstructor = ev[1]
-            self.status_message.emit(f"Reconstructing on {getattr(ev[1], 'device_name', 'CPU')}")
+        if isinstance(ev, ReconstructionStarted):
+            self.reconstructor = ev.reconstructor
+            self.status_message.emit(f"Reconstructing on {ev.reconstructor.device_name}")
 
     def _on_progress(self, p: Any) -> None:
         if p.total:
@@ -558,9 +582,10 @@ class ReconstructTab(QWidget):
         if len(snap.faces) == 0:
             return
         if not self.view.update_mesh(name, snap.vertices, snap.faces):
-            self.view.set_mesh(name, snap.vertices, snap.faces, color=layer.color,
-                               visible=layer.visible, opacity=layer.opacity)
-        from core.mesh import Mesh
+            self.view.set_mesh(
+                name, snap.vertices, snap.faces, color=layer.color, visible=layer.visible, opacity=layer.opacity
+            )
+        from levelset_studio.core.surface.meshes.mesh import Mesh
 
         layer.data = Mesh(snap.vertices, snap.faces, name=layer.title)
         layer.info["step"] = snap.step
@@ -622,7 +647,7 @@ class ReconstructTab(QWidget):
         return ok
 
     # ------------------------------------------------------------------ poisson --
-    def run_poisson(self) -> JobThread | None:
+    def run_poisson(self) -> JobHandle | None:
         scan = self.active_scan
         if scan is None or self.poisson_panel is None:
             return None
@@ -633,12 +658,12 @@ class ReconstructTab(QWidget):
             return None
 
         def job(token: Any) -> Any:
-            from core.poisson import poisson_reconstruct
+            from levelset_studio.core.surface.reconstruction.poisson import poisson_reconstruct
 
             return poisson_reconstruct(scan, config, token)
 
         def done(mesh: Any) -> None:
-            n = sum(1 for l in self.layers.values() if l.kind == "poisson") + 1
+            n = sum(1 for lay in self.layers.values() if lay.kind == "poisson") + 1
             self.add_layer(Layer(self._new_name("poisson"), f"Poisson #{n}", "poisson", mesh, info={"config": config}))
             self.status_message.emit(f"Poisson finished: {mesh.n_faces:,} triangles")
             self.poisson_finished.emit(mesh)
@@ -658,7 +683,7 @@ class ReconstructTab(QWidget):
             return None
         return layer, scan
 
-    def evaluate_selected(self) -> JobThread | None:
+    def evaluate_selected(self) -> JobHandle | None:
         """Colour the mesh by distance to the scan; histogram and metrics (in core, in a worker)."""
         target = self._inspect_target()
         if target is None:
@@ -667,7 +692,11 @@ class ReconstructTab(QWidget):
         mesh = layer.data
 
         def job(token: Any) -> Any:
-            from core.metrics import distance_histogram, evaluate_reconstruction, vertex_distances
+            from levelset_studio.core.surface.evaluation import (
+                distance_histogram,
+                evaluate_reconstruction,
+                vertex_distances,
+            )
 
             d = vertex_distances(mesh, scan.points)
             token.raise_if_cancelled()
@@ -682,8 +711,16 @@ class ReconstructTab(QWidget):
                 return
             layer.info["distances"] = d
             hi = float(np.percentile(d, 99)) if len(d) else 1.0
-            self.view.set_mesh(layer.name, mesh.vertices, mesh.faces, scalars=d, clim=(0.0, max(hi, 1e-12)),
-                               scalar_title="distance to scan", opacity=layer.opacity, visible=layer.visible)
+            self.view.set_mesh(
+                layer.name,
+                mesh.vertices,
+                mesh.faces,
+                scalars=d,
+                clim=(0.0, max(hi, 1e-12)),
+                scalar_title="distance to scan",
+                opacity=layer.opacity,
+                visible=layer.visible,
+            )
             self.inspect.histogram.set_data(counts, edges, "scan units")
             self.inspect.metrics.setPlainText(report.format())
             layer.info["report"] = report
@@ -708,11 +745,9 @@ class ReconstructTab(QWidget):
         distance = fraction * self._diagonal()
         self.inspect.histogram.set_marker(distance)
         self.inspect.set_trim_text(f"{100 * fraction:.1f}% ({distance:.3g})")
-        if self.jobs.find("trim") is not None:
-            self.jobs.find("trim").cancel()
 
         def job(token: Any) -> Any:
-            from core.meshing import near_faces_mask
+            from levelset_studio.core.surface.meshes.meshing import near_faces_mask
 
             keep = near_faces_mask(mesh, scan.points, distance)
             return keep, mesh.with_faces(keep)
@@ -724,7 +759,7 @@ class ReconstructTab(QWidget):
                 # the preview keeps every vertex, so distance colours stay on the kept faces
                 self.view.update_mesh(layer.name, mesh.vertices, mesh.faces[keep], same_vertices=True)
 
-        self._start("trim", job, on_result=done)
+        self._start("trim", job, on_result=done, replace=True)  # only the newest preview matters
 
     def _trim_apply(self, fraction: float) -> None:
         layer = self.selected_mesh_layer()
@@ -737,25 +772,27 @@ class ReconstructTab(QWidget):
         mesh = trimmed[1]
         self.view.update_mesh(layer.name, layer.data.vertices, layer.data.faces, same_vertices=True)
         self.inspect.reset()
-        self.add_layer(Layer(self._new_name("trimmed"), f"{layer.title} trimmed {100 * fraction:.1f}%", "trimmed", mesh))
+        self.add_layer(
+            Layer(self._new_name("trimmed"), f"{layer.title} trimmed {100 * fraction:.1f}%", "trimmed", mesh)
+        )
 
     # ------------------------------------------------------------------- export --
     def export_mesh(self, path: str | Path, layer: Layer | None = None) -> Path:
         """Write the selected (or newest) mesh in the scan's own coordinates."""
-        from core.meshio import write_mesh
+        from levelset_studio.core.surface.meshes.meshio import write_mesh
 
         layer = layer or self.selected_mesh_layer()
         if layer is None or layer.data is None:
             raise LevelSetError("no reconstructed mesh to export yet")
         protect = []
-        for l in self.layers.values():
-            protect += list(l.info.get("files", []))
+        for lay in self.layers.values():
+            protect += list(lay.info.get("files", []))
         return write_mesh(layer.data, path, protect=tuple(protect))
 
     # ------------------------------------------------------------------ session --
     def session_data(self) -> Any:
-        from app.session import SessionData
-        from core.params import config_to_dict
+        from levelset_studio.core.params import config_to_dict
+        from levelset_studio.core.surface.session import SessionData
 
         scan_layer = self.layers.get(self.active_scan_name or "")
         if scan_layer is None:
@@ -763,13 +800,14 @@ class ReconstructTab(QWidget):
         return SessionData(
             scan_files=list(scan_layer.info.get("files", [])),
             cleaning=scan_layer.info.get("cleaning"),
-            reconstruction=config_to_dict(self.recon_config) if self.recon_config is not None and self.reconstructor is not None
+            reconstruction=config_to_dict(self.recon_config)
+            if self.recon_config is not None and self.reconstructor is not None
             else (self.recon_panel.values() if self.recon_panel else {}),
             poisson=self.poisson_panel.values() if self.poisson_panel else {},
         )
 
     def save_session(self, path: str | Path) -> Path:
-        from app.session import write_session
+        from levelset_studio.core.surface.session import write_session
 
         if self.training:
             raise LevelSetError("stop the reconstruction before saving the session")
@@ -778,9 +816,9 @@ class ReconstructTab(QWidget):
         writer = None if rec is None else rec.save_checkpoint
         return write_session(path, data, writer)
 
-    def load_session(self, path: str | Path) -> JobThread | None:
+    def load_session(self, path: str | Path) -> JobHandle | None:
         """Reopen a session: scans, cleaning, settings and the network (Continue trains on)."""
-        from app.session import read_session
+        from levelset_studio.core.surface.session import read_session
 
         if self.busy:
             self.report_error("wait for the running job to finish (or stop it) before loading a session")
@@ -790,26 +828,28 @@ class ReconstructTab(QWidget):
             recon_cls = self.recon_panel.config_cls if self.recon_panel else None
             recon_config = recon_cls(**data.reconstruction) if recon_cls and data.reconstruction else None
         except (LevelSetError, TypeError) as exc:
-            self.report_error(str(exc) if isinstance(exc, LevelSetError) else f"{path}: bad settings in session ({exc})")
+            self.report_error(
+                str(exc) if isinstance(exc, LevelSetError) else f"{path}: bad settings in session ({exc})"
+            )
             return None
         cleaning_cls = self.cleaning_panel.config_cls if self.cleaning_panel else None
 
         def job(token: Any) -> Any:
-            from core.scanio import load_scan
+            from levelset_studio.core.surface.scans.scanio import load_scan
 
             scan = load_scan(data.scan_files)
             raw = scan
             cleaning = None
             if data.cleaning and cleaning_cls is not None:
-                from core.cleaning import clean_scan
-                from core.params import config_from_dict
+                from levelset_studio.core.params import config_from_dict
+                from levelset_studio.core.surface.scans.cleaning import clean_scan
 
                 cleaning = config_from_dict(cleaning_cls, data.cleaning)
                 token.raise_if_cancelled()
                 scan, _report = clean_scan(scan, cleaning)
             rec = mesh = None
             if data.checkpoint is not None:
-                from core.recon.trainer import Reconstructor
+                from levelset_studio.core.surface.reconstruction.trainer import Reconstructor
 
                 token.raise_if_cancelled()
                 rec = Reconstructor.load_checkpoint(data.checkpoint, scan)
@@ -821,8 +861,12 @@ class ReconstructTab(QWidget):
             raw, scan, rec, mesh = out
             self._scan_ready(raw, data.scan_files)
             if data.cleaning:
-                self._scan_ready(scan, data.scan_files, title=f"{self.layers[self.active_scan_name].title} (cleaned)",
-                                 info={"cleaning": data.cleaning})
+                self._scan_ready(
+                    scan,
+                    data.scan_files,
+                    title=f"{self.layers[self.active_scan_name].title} (cleaned)",
+                    info={"cleaning": data.cleaning},
+                )
             if self.recon_panel is not None and data.reconstruction:
                 self.recon_panel.set_values(data.reconstruction)
             if self.poisson_panel is not None and data.poisson:

@@ -6,14 +6,15 @@ descriptions (the same as the CLI's flags), the seed, Train / Stop / Reset, prog
 and live curves, the attack and its epsilon. Right: the decision-region map (2D
 data) or the image gallery with the adversarial view (digits, MNIST), the analysis
 figures (cross-section, loss surface, curvature, accuracy against epsilon) and
-Compare. All computation happens in ``core`` through ``app.robustness.lab``, in
+Compare. All computation happens in ``core`` through ``core.robust.lab``, in
 worker threads (``app.robustness.workers``); widgets are touched only here.
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.robustness.compare import CompareView
-from app.robustness.lab import (
+from levelset_studio.app.jobs import JobRunner
+from levelset_studio.app.robustness.compare import CompareView
+from levelset_studio.app.robustness.widgets.images import AdversarialView, Gallery
+from levelset_studio.app.robustness.widgets.live_curves import LiveCurves
+from levelset_studio.app.robustness.widgets.plots import CrossSectionPlot, CurvaturePlot, EpsCurvePlot
+from levelset_studio.app.robustness.widgets.region_map import AttackPath, RegionMap
+from levelset_studio.app.widgets.params_panel import ParamsPanel
+from levelset_studio.core.errors import LevelSetError
+from levelset_studio.core.events import CancelToken, Finished, Progress
+from levelset_studio.core.robust.data import DatasetConfig
+from levelset_studio.core.robust.lab import (
     ATTACK_NAMES,
+    ComparedCurve,
+    ComparedSection,
     EpsCurve,
     ImageAttack,
     Lab,
@@ -53,18 +65,8 @@ from app.robustness.lab import (
     PointAttack,
     RegionSnapshot,
 )
-from app.robustness.widgets.images import AdversarialView, Gallery
-from app.robustness.widgets.live_curves import LiveCurves
-from app.robustness.widgets.plots import CrossSectionPlot, CurvaturePlot, EpsCurvePlot
-from app.robustness.widgets.region_map import AttackPath, RegionMap
-from app.robustness.workers import JobRunner, single_result
-from app.widgets.params_panel import ParamsPanel
-from core.errors import LevelSetError
-from core.events import Finished, Progress
-from core.params import config_to_dict
-from core.robust.data import DatasetConfig
-from core.robust.models import ModelConfig
-from core.robust.training import TrainConfig
+from levelset_studio.core.robust.models import ModelConfig
+from levelset_studio.core.robust.training import TrainConfig
 
 GALLERY_SIZE = 60
 # Starting values of the lab's training settings (the CLI's defaults suit long runs; here a
@@ -101,20 +103,18 @@ class RobustnessTab(QWidget):
         status_bar = getattr(parent, "statusBar", None)
         if callable(status_bar):  # inside the main window: short messages go to its status bar
             self.statusMessage.connect(lambda m: status_bar().showMessage(m, 8000))
-        self.runners: dict[str, JobRunner] = {}
-        for name in ("train", "attack", "overlay", "analysis", "curve", "compare", "gallery"):
-            r = JobRunner(name, self)
-            r.failed.connect(lambda msg, n=name: self._job_failed(n, msg))
-            r.done.connect(self._check_idle)
-            self.runners[name] = r
-        self.runners["train"].event.connect(self._on_train_event)
-        self.runners["train"].done.connect(self._on_train_done)
-        self.runners["attack"].event.connect(self._on_attack_event)
-        self.runners["overlay"].event.connect(self._on_overlay_event)
-        self.runners["analysis"].event.connect(self._on_analysis_event)
-        self.runners["curve"].event.connect(self._on_curve_event)
-        self.runners["compare"].event.connect(self._on_compare_event)
-        self.runners["gallery"].event.connect(self._on_gallery_event)
+        # One runner; each kind of job has one handler of its events (Finished carries the
+        # result) and only the newest job of a kind is shown (submit(..., replace=True)).
+        self.jobs = JobRunner(self)
+        self._handlers: dict[str, Callable[[Any], None]] = {
+            "train": self._on_train_event,
+            "attack": self._on_attack_event,
+            "overlay": self._on_overlay_event,
+            "analysis": self._on_analysis_event,
+            "curve": self._on_curve_event,
+            "compare": self._on_compare_event,
+            "gallery": self._on_gallery_event,
+        }
 
         self._build_ui()
         self._attack_timer = QTimer(self)
@@ -133,7 +133,7 @@ class RobustnessTab(QWidget):
             self._initialized = True
             self._settings_changed()
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         if not self._initialized:
             QTimer.singleShot(0, self.ensure_initialized)
@@ -147,7 +147,11 @@ class RobustnessTab(QWidget):
         self.dataset_panel = ParamsPanel(DatasetConfig, exclude=("seed",))
         self.model_panel = ParamsPanel(ModelConfig)
         self.train_panel = ParamsPanel(TrainConfig, exclude=("seed",), values=INTERACTIVE_TRAINING)
-        for title, panel in (("Dataset", self.dataset_panel), ("Model", self.model_panel), ("Training", self.train_panel)):
+        for title, panel in (
+            ("Dataset", self.dataset_panel),
+            ("Model", self.model_panel),
+            ("Training", self.train_panel),
+        ):
             box = QGroupBox(title)
             bl = QVBoxLayout(box)
             bl.setContentsMargins(6, 6, 6, 6)
@@ -170,7 +174,9 @@ class RobustnessTab(QWidget):
         seed_row.addWidget(QLabel("Seed"))
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
-        self.seed_spin.setToolTip("One seed for the data split, the initial weights, the training order and the attacks")
+        self.seed_spin.setToolTip(
+            "One seed for the data split, the initial weights, the training order and the attacks"
+        )
         self.seed_spin.valueChanged.connect(self._settings_changed)
         seed_row.addWidget(self.seed_spin, 1)
         lv.addLayout(seed_row)
@@ -203,9 +209,11 @@ class RobustnessTab(QWidget):
         self.attack_combo = QComboBox()
         for a in ATTACK_NAMES:
             self.attack_combo.addItem(a)
-        self.attack_combo.setToolTip("Attack used in the image view and for the accuracy-vs-eps curve; "
-                                     "on 2D data pgd-l2 attacks clicked points in L2 (round eps-balls), "
-                                     "the others in L-inf")
+        self.attack_combo.setToolTip(
+            "Attack used in the image view and for the accuracy-vs-eps curve; "
+            "on 2D data pgd-l2 attacks clicked points in L2 (round eps-balls), "
+            "the others in L-inf"
+        )
         self.eps_slider = QSlider(Qt.Orientation.Horizontal)
         self.eps_slider.setRange(0, EPS_STEPS)
         self.eps_slider.setValue(10)
@@ -245,9 +253,15 @@ class RobustnessTab(QWidget):
         ov = QHBoxLayout()
         checks = QGridLayout()  # two rows: the tab stays narrow enough for small windows
         self.overlay_checks: dict[str, QCheckBox] = {}
-        for k, (key, text, on) in enumerate((("train", "training points", True), ("test", "test points", True),
-                                             ("boundary", "boundary samples", True), ("eps", "eps-balls", False),
-                                             ("regions", "linear regions", False))):
+        for k, (key, text, on) in enumerate(
+            (
+                ("train", "training points", True),
+                ("test", "test points", True),
+                ("boundary", "boundary samples", True),
+                ("eps", "eps-balls", False),
+                ("regions", "linear regions", False),
+            )
+        ):
             cb = QCheckBox(text)
             cb.setChecked(on)
             cb.toggled.connect(self._overlays_changed)
@@ -257,8 +271,12 @@ class RobustnessTab(QWidget):
         ov.addStretch(1)
         self.map_png = QPushButton("PNG…")
         self.map_csv = QPushButton("CSV…")
-        self.map_png.clicked.connect(lambda: self._ask_export(self.export_map_png, "decision_regions.png", "PNG image (*.png)"))
-        self.map_csv.clicked.connect(lambda: self._ask_export(self.export_map_csv, "decision_regions.csv", "CSV (*.csv)"))
+        self.map_png.clicked.connect(
+            lambda: self._ask_export(self.export_map_png, "decision_regions.png", "PNG image (*.png)")
+        )
+        self.map_csv.clicked.connect(
+            lambda: self._ask_export(self.export_map_csv, "decision_regions.csv", "CSV (*.csv)")
+        )
         ov.addWidget(self.map_png)
         ov.addWidget(self.map_csv)
         mv.addLayout(ov)
@@ -323,7 +341,7 @@ class RobustnessTab(QWidget):
         return EPS_MAX * self.eps_slider.value() / EPS_STEPS
 
     def set_eps(self, eps: float) -> None:
-        self.eps_slider.setValue(int(round(eps / EPS_MAX * EPS_STEPS)))
+        self.eps_slider.setValue(round(eps / EPS_MAX * EPS_STEPS))
 
     def _update_eps_label(self) -> None:
         self.eps_label.setText(f"eps {self.eps:.3f}")
@@ -387,7 +405,7 @@ class RobustnessTab(QWidget):
         if ds.is_2d:
             self.data_stack.setCurrentIndex(0)
             self.views.setTabText(0, "Decision regions")
-            from app.robustness.lab import TOY_EXTENT
+            from levelset_studio.core.robust.lab import TOY_EXTENT
 
             self.map.set_data(ds.x_train.numpy(), ds.y_train.numpy(), ds.x_test.numpy(), ds.y_test.numpy(), TOY_EXTENT)
             self.map.set_eps(self.eps, self.attack_norm())
@@ -400,23 +418,47 @@ class RobustnessTab(QWidget):
         self._set_info(ds.summary() if hasattr(ds, "summary") else ds.name)
         self._update_buttons()
 
+    def _run(self, name: str, job: Callable[[CancelToken], Any]) -> None:
+        """Run ``job`` as the newest job of its kind; its events go to the kind's handler."""
+        handler = self._handlers[name]
+        h = self.jobs.submit(name, job, replace=True)
+        started = time.monotonic()
+        for signal in (h.event, h.progress, h.snapshot):
+            signal.connect(handler)
+        h.result.connect(lambda r: handler(Finished(result=r, elapsed=time.monotonic() - started)))
+        h.failed.connect(lambda msg: self._job_failed(name, msg))
+        if name == "train":
+            h.finished.connect(self._on_train_done)
+        h.finished.connect(self._check_idle)
+        h.start()
+
+    def _running(self, name: str) -> bool:
+        return self.jobs.find(name) is not None
+
     def _set_info(self, text: str) -> None:
         self.map_info.setText(text)
         self.statusMessage.emit(text)
 
     def _update_buttons(self) -> None:
-        training = self.runners["train"].running
+        training = self._running("train")
         self.train_button.setEnabled(not training and self.lab.trainable)
         self.train_button.setText("Continue" if self.lab.trainer is not None and not training else "Train")
         self.stop_button.setEnabled(training)
-        for w in (self.dataset_panel, self.model_panel, self.train_panel, self.seed_spin, self.load_model_button, self.load_button):
+        for w in (
+            self.dataset_panel,
+            self.model_panel,
+            self.train_panel,
+            self.seed_spin,
+            self.load_model_button,
+            self.load_button,
+        ):
             w.setEnabled(not training)
 
     # ============================================================== training
     def start_training(self) -> None:
         """Train (or continue) in the background; the map redraws as the model changes."""
         self.ensure_initialized()
-        if self.runners["train"].running:
+        if self._running("train"):
             return
         if self.lab.model_source:
             self._error("A loaded user model cannot be trained here; press Reset to build a new model.")
@@ -427,12 +469,12 @@ class RobustnessTab(QWidget):
         except LevelSetError as exc:
             self._error(str(exc))
             return
-        self.runners["train"].start(lambda tok: self.lab.train_job(tok))
+        self._run("train", self.lab.train_job)
         self.metrics_label.setText("training…")
         self._update_buttons()
 
     def stop_training(self) -> None:
-        self.runners["train"].cancel()
+        self.jobs.cancel("train")
 
     def reset(self) -> None:
         self._stop_all()
@@ -450,8 +492,11 @@ class RobustnessTab(QWidget):
             if m and "test_acc" in m:  # end of an epoch: the live train/test loss and accuracy
                 self.metrics_label.setText(
                     f"{ev.message}\ntrain: loss {m.get('train_loss', float('nan')):.3f}, accuracy {m.get('train_acc', float('nan')):.1%}"
-                    f"\ntest: loss {m.get('test_loss', float('nan')):.3f}, accuracy {m['test_acc']:.1%}")
-                self.curves.add(m.get("epoch", ev.step), {k: v for k, v in m.items() if k not in ("epoch", "train_time")})
+                    f"\ntest: loss {m.get('test_loss', float('nan')):.3f}, accuracy {m['test_acc']:.1%}"
+                )
+                self.curves.add(
+                    m.get("epoch", ev.step), {k: v for k, v in m.items() if k not in ("epoch", "train_time")}
+                )
             elif m:
                 rem = f", ~{ev.remaining:.0f} s left" if ev.remaining else ""
                 lines = self.metrics_label.text().split("\n")
@@ -460,7 +505,9 @@ class RobustnessTab(QWidget):
         elif isinstance(ev, Finished):
             self.progress.setValue(self.progress.maximum())
             lines = self.metrics_label.text().split("\n")
-            self.metrics_label.setText("\n".join([f"trained {self.lab.epochs_done} epochs (this run {ev.elapsed:.1f} s)", *lines[1:3]]))
+            self.metrics_label.setText(
+                "\n".join([f"trained {self.lab.epochs_done} epochs (this run {ev.elapsed:.1f} s)", *lines[1:3]])
+            )
 
     def _on_train_done(self) -> None:
         self._update_buttons()
@@ -475,13 +522,15 @@ class RobustnessTab(QWidget):
         ds = self.lab.dataset
         if ds is None or self.lab.model is None:
             return
-        self.model_source_label.setText(f"user model: {Path(self.lab.model_source).name}" if self.lab.model_source else "")
+        self.model_source_label.setText(
+            f"user model: {Path(self.lab.model_source).name}" if self.lab.model_source else ""
+        )
         model = self.lab.snapshot_model()
         if ds.is_2d:
-            self.runners["overlay"].start(single_result(lambda tok: self._overlay_job(model, tok)))
+            self._run("overlay", lambda tok: self._overlay_job(model, tok))
         else:
             n = min(GALLERY_SIZE, len(ds.y_test))
-            self.runners["gallery"].start(single_result(lambda tok: self.lab.predictions(model, n)))
+            self._run("gallery", lambda tok: self.lab.predictions(model, n))
         if self.selection is not None:
             self._attack_selection()
         self.compute_eps_curve()
@@ -505,8 +554,10 @@ class RobustnessTab(QWidget):
             self.map.set_patterns(r["patterns"])
             self.overlay_checks["regions"].setEnabled(r["patterns"] is not None)
             self.overlay_checks["regions"].setToolTip(
-                "Linear regions of the ReLU network, coloured by activation pattern" if r["patterns"] is not None
-                else "Only for ReLU networks")
+                "Linear regions of the ReLU network, coloured by activation pattern"
+                if r["patterns"] is not None
+                else "Only for ReLU networks"
+            )
 
     def _overlays_changed(self) -> None:
         c = self.overlay_checks
@@ -547,11 +598,10 @@ class RobustnessTab(QWidget):
         eps = self.eps
         if self.lab.dataset.is_2d:
             norm = self.attack_norm()
-            self.runners["attack"].start(single_result(
-                lambda tok: self.lab.attack_point(model, set_name, index, eps, norm)))
+            self._run("attack", lambda tok: self.lab.attack_point(model, set_name, index, eps, norm))
         else:
             attack = self.attack_combo.currentText()
-            self.runners["attack"].start(single_result(lambda tok: self.lab.attack_image(model, index, attack, eps)))
+            self._run("attack", lambda tok: self.lab.attack_image(model, index, attack, eps))
 
     def _on_attack_event(self, ev: Any) -> None:
         if not isinstance(ev, Finished):
@@ -562,16 +612,31 @@ class RobustnessTab(QWidget):
             self.last_point_attack = r
             names = ds.class_names if ds is not None else [str(k) for k in range(10)]
             pgd_txt = f"PGD (eps {r.eps:.3f}, {'L2' if r.norm == 'l2' else 'L-inf'}): {'fooled → ' + str(names[r.pgd_pred]) if r.pgd_fooled else 'not fooled'}"
-            df_txt = f"DeepFool: minimal ||r||₂ = {r.deepfool_norm:.4f}" + ("" if r.deepfool_fooled else " (not fooled)")
-            self.map.set_paths((r.set_name, r.index), [
-                AttackPath("pgd", r.pgd_path, PGD_COLOR, r.pgd_fooled, pgd_txt),
-                AttackPath("deepfool", r.deepfool_path, DEEPFOOL_COLOR, r.deepfool_fooled, df_txt),
-            ], note=f"{r.set_name} point #{r.index}, label {names[r.label]}, predicted {names[r.clean_pred]}")
+            df_txt = f"DeepFool: minimal ||r||₂ = {r.deepfool_norm:.4f}" + (
+                "" if r.deepfool_fooled else " (not fooled)"
+            )
+            self.map.set_paths(
+                (r.set_name, r.index),
+                [
+                    AttackPath("pgd", r.pgd_path, PGD_COLOR, r.pgd_fooled, pgd_txt),
+                    AttackPath("deepfool", r.deepfool_path, DEEPFOOL_COLOR, r.deepfool_fooled, df_txt),
+                ],
+                note=f"{r.set_name} point #{r.index}, label {names[r.label]}, predicted {names[r.clean_pred]}",
+            )
             self._set_info(f"{pgd_txt};  {df_txt}")
         elif isinstance(r, ImageAttack):
             self.last_image_attack = r
-            self.adv_view.set_result(r.x, r.x_adv, r.p_before, r.p_after, ds.class_names, r.label, r.attack, r.eps,
-                                     norm_text=f", ||δ||₂ {r.l2:.3f}")
+            self.adv_view.set_result(
+                r.x,
+                r.x_adv,
+                r.p_before,
+                r.p_after,
+                ds.class_names,
+                r.label,
+                r.attack,
+                r.eps,
+                norm_text=f", ||δ||₂ {r.l2:.3f}",
+            )
 
     # ============================================================== analysis
     def _selected_input(self):
@@ -593,7 +658,7 @@ class RobustnessTab(QWidget):
         x, y, name = sel
         model = self.lab.snapshot_model()
         self.analysis_info.setText(f"Analyzing {name}…")
-        self.runners["analysis"].start(single_result(lambda tok: self.lab.analyze_point(model, "current", x, y, cancel=tok)))
+        self._run("analysis", lambda tok: self.lab.analyze_point(model, "current", x, y, cancel=tok))
 
     def _on_analysis_event(self, ev: Any) -> None:
         if not isinstance(ev, Finished):
@@ -606,7 +671,8 @@ class RobustnessTab(QWidget):
         self.analysis_info.setText(
             "Cross-section through the selected input along its adversarial direction (x) and a random orthogonal "
             f"direction (y); the loss of its label over the same plane; the top {len(r.eigenvalues)} eigenvalues of the "
-            "input Hessian of the loss.")
+            "input Hessian of the loss."
+        )
 
     def compute_eps_curve(self) -> None:
         """Robust accuracy against eps for the current model, in the background."""
@@ -617,7 +683,7 @@ class RobustnessTab(QWidget):
         if attack == "deepfool":
             attack = "pgd"  # DeepFool has no eps: the curve uses PGD
         self.curve_button.setEnabled(False)
-        self.runners["curve"].start(single_result(lambda tok: self.lab.eps_curve(model, "current", attack, cancel=tok)))
+        self._run("curve", lambda tok: self.lab.eps_curve(model, "current", attack, cancel=tok))
 
     def _on_curve_event(self, ev: Any) -> None:
         if isinstance(ev, Finished):
@@ -653,7 +719,9 @@ class RobustnessTab(QWidget):
         self.compare.set_slot(slot, self._model_name(), self.lab.snapshot_model())
 
     def _ask_compare_load(self, slot: str) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, f"Load model for {slot}", "", "Lab or checkpoint (*.json *.ckpt *.pt)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, f"Load model for {slot}", "", "Lab or checkpoint (*.json *.ckpt *.pt)"
+        )
         if path:
             self.load_compare_slot(slot, path)
 
@@ -665,7 +733,7 @@ class RobustnessTab(QWidget):
                 other.load(path)
                 model = other.model
             else:
-                from core.robust import checkpoint
+                from levelset_studio.core.robust import checkpoint
 
                 model = checkpoint.load_classifier(path).model
             if model is None:
@@ -690,34 +758,21 @@ class RobustnessTab(QWidget):
         self.compare.status.setText(f"Comparing at {name}…")
 
         def job(tok):
-            done = {}
-            for slot, (mname, model) in slots.items():
-                tok.raise_if_cancelled()
-                done[slot] = self.lab.analyze_point(model, f"{slot}: {mname}", x, y, cancel=tok)
-            # side by side on one scale: the wider of the two planes for both
-            width = {s: float(np.abs(a.a).max()) for s, a in done.items()}
-            wide = max(width.values())
-            for slot, (mname, model) in slots.items():
-                a = done[slot]
-                if width[slot] < wide * 0.999:
-                    tok.raise_if_cancelled()
-                    sec = self.lab.analyze_point(model, a.model_name, x, y, cancel=tok, extent=wide, curvature=False)
-                    a = dataclasses.replace(sec, eigenvalues=a.eigenvalues)
-                yield ("analysis", slot, a)
-            for slot, (mname, model) in slots.items():
-                tok.raise_if_cancelled()
-                yield ("curve", slot, self.lab.eps_curve(model, f"{slot}: {mname}", attack, cancel=tok))
+            return self.lab.compare_job(slots, x, y, attack, tok)
 
-        self.runners["compare"].start(job)
+        self._run("compare", job)
 
     def _on_compare_event(self, ev: Any) -> None:
-        kind, slot, r = ev
-        if kind == "analysis":
-            self.compare.sections[slot].set_section(r.a, r.b, r.classes, r.loss, r.num_classes, r.label, r.boundary_distance)
+        if isinstance(ev, ComparedSection):
+            r = ev.analysis
+            self.compare.sections[ev.slot].set_section(
+                r.a, r.b, r.classes, r.loss, r.num_classes, r.label, r.boundary_distance
+            )
             self.compare.curvature.set_profile(r.model_name, r.eigenvalues)
-        else:
-            self.compare.eps_curve.set_curve(r.model_name, r.eps, r.accuracy, xlabel="eps (L-inf)")
-            if slot == "B":
+        elif isinstance(ev, ComparedCurve):
+            c = ev.curve
+            self.compare.eps_curve.set_curve(c.model_name, c.eps, c.accuracy, xlabel="eps (L-inf)")
+            if ev.slot == "B":
                 self.compare.status.setText("Done.")
 
     # ============================================================== files
@@ -753,7 +808,7 @@ class RobustnessTab(QWidget):
     def save_lab(self, path: str | Path) -> bool:
         """Settings and seed as JSON, weights as a checkpoint beside it."""
         self.ensure_initialized()
-        if self.runners["train"].running:
+        if self._running("train"):
             self._error("Stop training before saving the lab.")
             return False
         try:
@@ -832,7 +887,7 @@ class RobustnessTab(QWidget):
 
     @property
     def busy(self) -> bool:
-        return any(r.running for r in self.runners.values())
+        return self.jobs.busy
 
     # ============================================================== errors / shutdown
     def _error(self, message: str) -> None:
@@ -866,10 +921,7 @@ class RobustnessTab(QWidget):
             self._attack_timer.stop()
         self._stopping = True
         try:
-            for r in self.runners.values():
-                r.cancel()
-            for r in self.runners.values():
-                r.stop()
+            self.jobs.stop_all(5.0)
         finally:
             self._stopping = False
         if hasattr(self, "train_button"):
@@ -878,11 +930,8 @@ class RobustnessTab(QWidget):
     def shutdown(self) -> None:
         """Stop every background job (closing the window): cancel, then wait for the threads."""
         self._shutting_down = True
-        for r in self.runners.values():
-            r.cancel()
-        for r in self.runners.values():
-            r.stop(5000)
+        self.jobs.stop_all(5.0)
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)

@@ -9,7 +9,8 @@ reconstruction, cleaning and Poisson settings, the Robustness tab for its own.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -25,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.params import Param, config_from_dict, config_to_dict, params_of
+from levelset_studio.core.params import Param, config_from_dict, config_to_dict, params_of
 
 _INT_LIMIT = 2**31 - 1
 _FLOAT_LIMIT = 1e12

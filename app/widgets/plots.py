@@ -7,7 +7,7 @@ stalling the GUI thread (matplotlib's canvas costs tens of milliseconds a draw).
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
@@ -31,7 +31,7 @@ class LossPlot(QWidget):
         self.setMinimumHeight(110)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(260, 130)
 
     def clear(self) -> None:
@@ -54,7 +54,7 @@ class LossPlot(QWidget):
                 pts[:] = pts[::2]
         self.update()
 
-    def paintEvent(self, _event) -> None:  # noqa: N802
+    def paintEvent(self, _event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         r = QRectF(self.rect()).adjusted(36, 6, -6, -16)
@@ -107,7 +107,7 @@ class HistogramWidget(QWidget):
         self.marker: float | None = None
         self.setMinimumHeight(90)
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(260, 110)
 
     def set_data(self, counts: np.ndarray, edges: np.ndarray, unit: str = "") -> None:
@@ -119,7 +119,7 @@ class HistogramWidget(QWidget):
         self.marker = value
         self.update()
 
-    def paintEvent(self, _event) -> None:  # noqa: N802
+    def paintEvent(self, _event) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), self.palette().base())
         r = QRectF(self.rect()).adjusted(6, 6, -6, -16)

@@ -1,5 +1,8 @@
 """The ``levelset`` command. Each group of subcommands lives in its own module with a
-``register(subparsers)`` function; this module owns the error policy:
+``register(subparsers)`` function. Built-in groups are listed in ``COMMAND_MODULES``;
+other parts of the package add theirs through the entry-point group
+``levelset_studio.commands`` (the GUI registers ``gui`` there, so this package never
+imports the GUI). This module owns the error policy:
 a user error prints one line ``levelset: error: <what>`` and exits 2, never a traceback
 (``--debug`` shows it).
 """
@@ -9,25 +12,28 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
 
-from core.errors import Cancelled, LevelSetError
+from levelset_studio.core.errors import Cancelled, LevelSetError
 
 # Modules that add subcommands, in the order they appear in --help.
 COMMAND_MODULES = (
-    "core.cli.scan_commands",
-    "core.cli.recon_commands",
-    "core.cli.evaluate_command",
-    "core.cli.robust_commands",
-    "core.cli.gui_command",
+    "levelset_studio.core.cli.scan_commands",
+    "levelset_studio.core.cli.recon_commands",
+    "levelset_studio.core.cli.evaluate_command",
+    "levelset_studio.core.cli.robust_commands",
+    "levelset_studio.core.cli.docs_command",
 )
+#: Entry-point group of subcommands registered from outside core (``gui`` from the app).
+COMMAND_GROUP = "levelset_studio.commands"
 
 EXIT_USER_ERROR = 2
 EXIT_CANCELLED = 130
 
 
 def version_text() -> str:
-    from core.versions import versions_report
+    from levelset_studio.core.versions import versions_report
 
     return versions_report()
 
@@ -44,12 +50,22 @@ def build_parser() -> argparse.ArgumentParser:
         prog="levelset",
         description="LevelSet Studio: sample, move and draw the level sets of neural networks.",
     )
-    parser.add_argument("--version", action="store_true", help="print versions of the app, its libraries and the device")
+    parser.add_argument(
+        "--version", action="store_true", help="print versions of the app, its libraries and the device"
+    )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    for register in plugin_commands():
+        register(sub)
     return parser
+
+
+def plugin_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
+    """The ``register`` functions of the entry-point group, sorted by name."""
+    found = entry_points(group=COMMAND_GROUP)
+    return [ep.load() for ep in sorted(found, key=lambda e: e.name)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,5 +101,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
 
 
-if __name__ == "__main__":  # python -m core.cli
+if __name__ == "__main__":  # python -m levelset_studio.core.cli
     sys.exit(main())

@@ -10,7 +10,7 @@ import argparse
 import json
 import math
 
-from core.errors import ConfigError
+from levelset_studio.core.errors import ConfigError
 
 
 def _positive_int(text: str) -> int:
@@ -29,36 +29,56 @@ def register(sub: argparse._SubParsersAction) -> None:
         "evaluate",
         help="distances between a mesh, its scan and a reference mesh",
         description="Evaluate a reconstructed mesh against its scan (one-sided distances, far-area "
-                    "fraction) and, with --reference, a reference mesh (Chamfer L1/L2, Hausdorff). "
-                    "Numbers are in the scan's units and as a fraction of its bounding-box diagonal.",
+        "fraction) and, with --reference, a reference mesh (Chamfer L1/L2, Hausdorff). "
+        "Numbers are in the scan's units and as a fraction of its bounding-box diagonal.",
     )
     p.add_argument("mesh", metavar="MESH", help="the mesh to evaluate (PLY, OBJ, STL, OFF, GLB)")
-    p.add_argument("--scan", nargs="+", required=True, metavar="SCAN",
-                   help="the scan file(s) or .conf scan set the mesh was made from")
+    p.add_argument(
+        "--scan",
+        nargs="+",
+        required=True,
+        metavar="SCAN",
+        help="the scan file(s) or .conf scan set the mesh was made from",
+    )
     p.add_argument("--reference", metavar="MESH", help="a reference (ground-truth) mesh")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--samples", type=_positive_int, default=1_000_000, metavar="N",
-                   help="points sampled on each mesh surface (default 1000000)")
-    p.add_argument("--far-threshold", type=float, default=0.02, metavar="FRACTION",
-                   help="mesh area farther than this fraction of the diagonal from the scan counts as "
-                        "invented (default 0.02)")
+    p.add_argument(
+        "--samples",
+        type=_positive_int,
+        default=1_000_000,
+        metavar="N",
+        help="points sampled on each mesh surface (default 1000000)",
+    )
+    p.add_argument(
+        "--far-threshold",
+        type=float,
+        default=0.02,
+        metavar="FRACTION",
+        help="mesh area farther than this fraction of the diagonal from the scan counts as invented (default 0.02)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the surface sampling (default 0)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.meshio import read_mesh
-    from core.metrics import evaluate_reconstruction
-    from core.scanio import load_scan
+    from levelset_studio.core.surface.evaluation import evaluate_reconstruction
+    from levelset_studio.core.surface.meshes.meshio import read_mesh
+    from levelset_studio.core.surface.scans.scanio import load_scan
 
     if not (math.isfinite(args.far_threshold) and 0 < args.far_threshold < 1):
         raise ConfigError(f"far-threshold: {args.far_threshold!r} is outside (0, 1)")
     mesh = read_mesh(args.mesh)
     scan = load_scan(args.scan)
     reference = None if args.reference is None else read_mesh(args.reference)
-    report = evaluate_reconstruction(mesh, scan.points, reference, n_samples=args.samples,
-                                     far_threshold=args.far_threshold, seed=args.seed,
-                                     scan_normals=scan.normals)
+    report = evaluate_reconstruction(
+        mesh,
+        scan.points,
+        reference,
+        n_samples=args.samples,
+        far_threshold=args.far_threshold,
+        seed=args.seed,
+        scan_normals=scan.normals,
+    )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, allow_nan=False, default=_json_default))
     else:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from tqdm import tqdm
 
-from core.events import Finished, Progress
+from levelset_studio.core.events import Finished, Progress
 
 
 def run_with_progress(
@@ -20,8 +21,9 @@ def run_with_progress(
 ) -> Any:
     """Consume ``events``; show Progress on a bar; return the Finished result."""
     result = None
-    with tqdm(total=total, desc=desc, unit="it", file=sys.stderr, dynamic_ncols=True,
-              disable=None, mininterval=0.5) as bar:
+    with tqdm(
+        total=total, desc=desc, unit="it", file=sys.stderr, dynamic_ncols=True, disable=None, mininterval=0.5
+    ) as bar:
         for ev in events:
             if on_event is not None:
                 on_event(ev)

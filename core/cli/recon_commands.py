@@ -7,24 +7,30 @@ import sys
 import time
 from pathlib import Path
 
-from core.errors import ConfigError
+from levelset_studio.core.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `reconstruct` to the `levelset` parser."""
-    from core.params import add_arguments
-    from core.recon.config import ReconstructionConfig
+    from levelset_studio.core.params import add_arguments
+    from levelset_studio.core.surface.reconstruction.config import ReconstructionConfig
 
     p = sub.add_parser(
-        "reconstruct", help="reconstruct a surface mesh from scans",
+        "reconstruct",
+        help="reconstruct a surface mesh from scans",
         description="Train an implicit network on the scan (merged if several files or a .conf set) and "
-                    "write its zero level set as a mesh in the scan's coordinates. --method poisson runs the "
-                    "screened Poisson baseline instead. Stop early with Ctrl-C (a --checkpoint is still "
-                    "written).")
+        "write its zero level set as a mesh in the scan's coordinates. --method poisson runs the "
+        "screened Poisson baseline instead. Stop early with Ctrl-C (a --checkpoint is still "
+        "written).",
+    )
     p.add_argument("scans", nargs="+", metavar="SCAN", help="scan files or a .conf scan set")
     p.add_argument("-o", "--output", required=True, metavar="MESH", help="output mesh (.ply, .obj, .stl, .off, .glb)")
-    p.add_argument("--method", default="levelset", choices=("levelset", "igr", "poisson"),
-                   help="levelset (CNLS, default), igr (eikonal) or poisson (screened Poisson baseline)")
+    p.add_argument(
+        "--method",
+        default="levelset",
+        choices=("levelset", "igr", "poisson"),
+        help="levelset (CNLS, default), igr (eikonal) or poisson (screened Poisson baseline)",
+    )
     p.add_argument("--checkpoint", metavar="CKPT", help="write the training state here at the end (or on Ctrl-C)")
     p.add_argument("--resume", metavar="CKPT", help="continue training from a checkpoint of the same scan")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
@@ -33,8 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _config(args: argparse.Namespace):
-    from core.params import config_from_args
-    from core.recon.config import ReconstructionConfig
+    from levelset_studio.core.params import config_from_args
+    from levelset_studio.core.surface.reconstruction.config import ReconstructionConfig
 
     ns = argparse.Namespace(**vars(args))
     if ns.method == "poisson":
@@ -48,8 +54,8 @@ def _config(args: argparse.Namespace):
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
-    from core.meshio import write_mesh
-    from core.scanio import load_scan
+    from levelset_studio.core.surface.meshes.meshio import write_mesh
+    from levelset_studio.core.surface.scans.scanio import load_scan
 
     cfg = _config(args)  # validate settings before reading anything
     out = Path(args.output)
@@ -60,15 +66,15 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     t0 = time.perf_counter()
     if args.method == "poisson":
-        from core.poisson import poisson_reconstruct
+        from levelset_studio.core.surface.reconstruction.poisson import poisson_reconstruct
 
         mesh = poisson_reconstruct(scan)
         write_mesh(mesh, out, protect=protect)
         say(f"poisson: {mesh.n_faces} faces in {time.perf_counter() - t0:.1f} s -> {out}")
         return 0
 
-    from core.cli.progress import run_with_progress
-    from core.recon.trainer import Reconstructor
+    from levelset_studio.core.cli.progress import run_with_progress
+    from levelset_studio.core.surface.reconstruction.trainer import Reconstructor
 
     if args.resume:
         rec = Reconstructor.load_checkpoint(args.resume, scan, device=args.device)
@@ -76,15 +82,21 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         rec = Reconstructor(scan, cfg)
     say(f"{cfg.method}: {len(scan)} points, network {rec.network_name}, {rec.device_name}")
     if args.resume:
-        budget = dict(iterations=cfg.iterations, time_budget=cfg.time_budget) \
-            if (args.iterations is not None or args.time_budget is not None) else {}
+        budget = (
+            dict(iterations=cfg.iterations, time_budget=cfg.time_budget)
+            if (args.iterations is not None or args.time_budget is not None)
+            else {}
+        )
     else:
         budget = dict(iterations=cfg.iterations, time_budget=cfg.time_budget)
 
     def fmt(ev) -> dict[str, str]:
         m = ev.metrics
-        return {"loss": f"{m.get('loss', float('nan')):.4f}", "converged": f"{100 * m.get('converged', 0):.0f}%",
-                "t": f"{ev.elapsed:.0f}s"}
+        return {
+            "loss": f"{m.get('loss', float('nan')):.4f}",
+            "converged": f"{100 * m.get('converged', 0):.0f}%",
+            "t": f"{ev.elapsed:.0f}s",
+        }
 
     try:
         events = rec.run(None, **budget)
@@ -98,6 +110,8 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         rec.save_checkpoint(args.checkpoint)
     mesh = result.mesh
     write_mesh(mesh, out, protect=protect)
-    say(f"{cfg.method}: {result.steps} steps, {result.elapsed:.1f} s training, {result.meshing_seconds:.1f} s "
-        f"meshing at {cfg.resolution}^3, {mesh.n_faces} faces -> {out}")
+    say(
+        f"{cfg.method}: {result.steps} steps, {result.elapsed:.1f} s training, {result.meshing_seconds:.1f} s "
+        f"meshing at {cfg.resolution}^3, {mesh.n_faces} faces -> {out}"
+    )
     return 0

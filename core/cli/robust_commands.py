@@ -10,10 +10,13 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from core.cli import robust_eval_commands, robust_train_commands
+    from levelset_studio.core.cli import robust_eval_commands, robust_train_commands
 
-    robust = sub.add_parser("robust", help="train, attack and evaluate classifiers",
-                            description="Train classifiers (robustly), attack them and evaluate their robustness.")
+    robust = sub.add_parser(
+        "robust",
+        help="train, attack and evaluate classifiers",
+        description="Train classifiers (robustly), attack them and evaluate their robustness.",
+    )
     rsub = robust.add_subparsers(dest="robust_command", metavar="ROBUST_COMMAND", parser_class=type(robust))
     robust_train_commands.register(rsub)
     robust_eval_commands.register(rsub)

@@ -14,11 +14,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.errors import CheckpointError, ConfigError
-from core.params import add_arguments, config_from_args
-from core.robust.data import DATASETS, DatasetConfig
-from core.robust.models import ARCHITECTURES, ModelConfig
-from core.robust.methods import METHOD_NAMES
+from levelset_studio.core.errors import CheckpointError, ConfigError
+from levelset_studio.core.params import add_arguments, config_from_args
+from levelset_studio.core.robust.data import DATASETS, DatasetConfig
+from levelset_studio.core.robust.methods import METHOD_NAMES
+from levelset_studio.core.robust.models import ARCHITECTURES, ModelConfig
 
 
 def _choice_text(names: tuple[str, ...]) -> str:
@@ -27,14 +27,17 @@ def _choice_text(names: tuple[str, ...]) -> str:
 
 def register(rsub: argparse._SubParsersAction) -> None:
     """Add `train` and `export` to the `robust` group."""
-    from core.robust.training import TrainConfig
+    from levelset_studio.core.robust.training import TrainConfig
 
-    p = rsub.add_parser("train", help="train a classifier (standard or robust) and save a checkpoint",
-                        description="Train a classifier on a dataset with one of the training methods.")
-    p.add_argument("--dataset", dest="name", required=True, metavar="NAME",
-                   help=f"dataset: {_choice_text(DATASETS)}")
-    p.add_argument("--model", dest="arch", default=None, metavar="ARCH",
-                   help=f"model: {_choice_text(ARCHITECTURES)} (default mlp)")
+    p = rsub.add_parser(
+        "train",
+        help="train a classifier (standard or robust) and save a checkpoint",
+        description="Train a classifier on a dataset with one of the training methods.",
+    )
+    p.add_argument("--dataset", dest="name", required=True, metavar="NAME", help=f"dataset: {_choice_text(DATASETS)}")
+    p.add_argument(
+        "--model", dest="arch", default=None, metavar="ARCH", help=f"model: {_choice_text(ARCHITECTURES)} (default mlp)"
+    )
     p.add_argument("-o", "--output", required=True, metavar="CKPT", help="checkpoint file to write")
     data = p.add_argument_group("data")
     add_arguments(data, DatasetConfig, exclude=("name", "seed"))
@@ -44,19 +47,22 @@ def register(rsub: argparse._SubParsersAction) -> None:
     add_arguments(train, TrainConfig)
     p.set_defaults(func=run_train)
 
-    e = rsub.add_parser("export", help="write a checkpoint's model as a torch.export program (.pt2)",
-                        description="Export a trained classifier: [0, 1] inputs (N, ...) -> logits, batch dynamic.")
+    e = rsub.add_parser(
+        "export",
+        help="write a checkpoint's model as a torch.export program (.pt2)",
+        description="Export a trained classifier: [0, 1] inputs (N, ...) -> logits, batch dynamic.",
+    )
     e.add_argument("checkpoint", metavar="CKPT", help="checkpoint written by `levelset robust train`")
     e.add_argument("-o", "--output", required=True, metavar="MODEL.pt2", help="program file to write (.pt2)")
     e.set_defaults(func=run_export)
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from core.cli.progress import run_with_progress
-    from core.robust.checkpoint import save_classifier
-    from core.robust.data import load_dataset
-    from core.robust.models import build_model
-    from core.robust.training import RobustTrainer, TrainConfig
+    from levelset_studio.core.cli.progress import run_with_progress
+    from levelset_studio.core.robust.checkpoint import save_classifier
+    from levelset_studio.core.robust.data import load_dataset
+    from levelset_studio.core.robust.models import build_model
+    from levelset_studio.core.robust.training import RobustTrainer, TrainConfig
 
     if args.name not in DATASETS:
         raise ConfigError(f"dataset: {args.name!r} is not one of {_choice_text(DATASETS)}")
@@ -83,23 +89,39 @@ def run_train(args: argparse.Namespace) -> int:
     def show_epoch(ev) -> None:
         m = getattr(ev, "metrics", {})
         if "test_acc" in m:
-            print(f"epoch {int(m['epoch'])}: train loss {m['train_loss']:.4f}, train acc {m['train_acc']:.4f}, "
-                  f"test acc {m['test_acc']:.4f}", file=sys.stderr)
+            print(
+                f"epoch {int(m['epoch'])}: train loss {m['train_loss']:.4f}, train acc {m['train_acc']:.4f}, "
+                f"test acc {m['test_acc']:.4f}",
+                file=sys.stderr,
+            )
 
-    result = run_with_progress(trainer.run(), desc=f"train {train_config.method}", format_metrics=fmt,
-                               on_event=show_epoch)
-    save_classifier(out, result.model, model_config, data_config, train_config, trainer.optimizer, result.epoch,
-                    input_shape=dataset.input_shape, num_classes=dataset.num_classes,
-                    class_names=dataset.class_names, history=result.history)
+    result = run_with_progress(
+        trainer.run(), desc=f"train {train_config.method}", format_metrics=fmt, on_event=show_epoch
+    )
+    save_classifier(
+        out,
+        result.model,
+        model_config,
+        data_config,
+        train_config,
+        trainer.optimizer,
+        result.epoch,
+        input_shape=dataset.input_shape,
+        num_classes=dataset.num_classes,
+        class_names=dataset.class_names,
+        history=result.history,
+    )
     last = result.history[-1]
-    print(f"wrote {out} (test accuracy {last['test_acc']:.4f} after {result.epoch} epochs, "
-          f"{result.train_time:.1f} s of training)")
+    print(
+        f"wrote {out} (test accuracy {last['test_acc']:.4f} after {result.epoch} epochs, "
+        f"{result.train_time:.1f} s of training)"
+    )
     return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from core.robust.checkpoint import load_classifier
-    from core.robust.export import export_classifier
+    from levelset_studio.core.robust.checkpoint import load_classifier
+    from levelset_studio.core.robust.export import export_classifier
 
     clf = load_classifier(args.checkpoint)
     path = export_classifier(clf.model, clf.input_shape, args.output)

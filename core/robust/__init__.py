@@ -1,1 +1,1 @@
-"""Robustness engine: classifiers, attacks, robust training and boundary analysis (METHODS.md 5-8)."""
+"""Robustness engine: classifiers, attacks, robust training and boundary analysis (docs/method.md §5-8)."""

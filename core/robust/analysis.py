@@ -1,4 +1,4 @@
-"""Data for the Robustness tab's pictures (METHODS.md 8). Each function returns plain
+"""Data for the Robustness tab's pictures (docs/method.md §8). Each function returns plain
 arrays; the GUI only draws them.
 
 - ``decision_region_grid``: predicted class and confidence on a grid over a 2D box.
@@ -24,11 +24,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.errors import ConfigError, ModelError
-from core.robust.attacks import deepfool, eval_mode
-from core.robust.boundary import sample_decision_boundary
-from core.robust.margin import decision_margin
-from core.robust.models import hidden_preactivations
+from levelset_studio.core.errors import ConfigError, ModelError
+from levelset_studio.core.robust.attacks import deepfool, eval_mode
+from levelset_studio.core.robust.boundary import sample_decision_boundary
+from levelset_studio.core.robust.margin import decision_margin
+from levelset_studio.core.robust.models import hidden_preactivations
 
 Bounds = tuple[tuple[float, float], tuple[float, float]]
 
@@ -63,7 +63,7 @@ def _check_2d(model: nn.Module) -> None:
     try:
         with eval_mode(model), torch.no_grad():
             out = model(torch.full((1, 2), 0.5, dtype=_dtype(model)))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - turned into a typed error
         raise ModelError(f"this picture needs a model of 2D inputs: {str(exc).splitlines()[0]}") from None
     if out.dim() != 2:
         raise ModelError(f"the model returns shape {tuple(out.shape)}, expected (N, classes) logits")
@@ -79,8 +79,9 @@ class RegionGrid:
     margin: np.ndarray  # (r, r) float: top logit minus runner-up (0 on the boundary)
 
 
-def decision_region_grid(model: nn.Module, bounds: Bounds = ((0.0, 1.0), (0.0, 1.0)), resolution: int = 200,
-                         batch_size: int = 65536) -> RegionGrid:
+def decision_region_grid(
+    model: nn.Module, bounds: Bounds = ((0.0, 1.0), (0.0, 1.0)), resolution: int = 200, batch_size: int = 65536
+) -> RegionGrid:
     """Predicted class, confidence and logit margin of a 2D classifier on a grid."""
     _check_2d(model)
     xs, ys = grid_axes(bounds, resolution)
@@ -88,7 +89,7 @@ def decision_region_grid(model: nn.Module, bounds: Bounds = ((0.0, 1.0), (0.0, 1
     pred, conf, marg = [], [], []
     with eval_mode(model), torch.no_grad():
         for i in range(0, pts.shape[0], batch_size):
-            logits = model(pts[i:i + batch_size])
+            logits = model(pts[i : i + batch_size])
             p = logits.softmax(dim=1)
             c, k = p.max(dim=1)
             top2 = logits.topk(min(2, logits.shape[1]), dim=1).values
@@ -96,9 +97,13 @@ def decision_region_grid(model: nn.Module, bounds: Bounds = ((0.0, 1.0), (0.0, 1
             conf.append(c)
             marg.append(top2[:, 0] - top2[:, -1])
     r = len(xs)
-    return RegionGrid(xs=xs, ys=ys, predicted=torch.cat(pred).numpy().reshape(r, r),
-                      confidence=torch.cat(conf).numpy().reshape(r, r),
-                      margin=torch.cat(marg).numpy().reshape(r, r))
+    return RegionGrid(
+        xs=xs,
+        ys=ys,
+        predicted=torch.cat(pred).numpy().reshape(r, r),
+        confidence=torch.cat(conf).numpy().reshape(r, r),
+        margin=torch.cat(marg).numpy().reshape(r, r),
+    )
 
 
 @dataclass(frozen=True)
@@ -108,8 +113,14 @@ class BoundaryPoints:
     residual: np.ndarray  # (M,) margin F_y at the point (~0)
 
 
-def boundary_points(model: nn.Module, bounds: Bounds = ((0.0, 1.0), (0.0, 1.0)), n: int = 1000,
-                    eps: float = 0.25, seed: int = 0, tol: float = 1e-3) -> BoundaryPoints:
+def boundary_points(
+    model: nn.Module,
+    bounds: Bounds = ((0.0, 1.0), (0.0, 1.0)),
+    n: int = 1000,
+    eps: float = 0.25,
+    seed: int = 0,
+    tol: float = 1e-3,
+) -> BoundaryPoints:
     """Points on the decision boundary of a 2D model, spread over ``bounds``.
 
     ``n`` uniform start points, each labelled with its predicted class, go through the
@@ -131,8 +142,9 @@ def boundary_points(model: nn.Module, bounds: Bounds = ((0.0, 1.0), (0.0, 1.0)),
     with eval_mode(model):
         with torch.no_grad():
             y = model(start).argmax(dim=1)
-        s = sample_decision_boundary(model, start, y, eps, steps=20, norm="l2", tol=tol, refine_iters=20,
-                                     newton_iters=10, generator=g)
+        s = sample_decision_boundary(
+            model, start, y, eps, steps=20, norm="l2", tol=tol, refine_iters=20, newton_iters=10, generator=g
+        )
     return BoundaryPoints(points=s.points.numpy(), classes=y[s.source].numpy(), residual=s.residual.numpy())
 
 
@@ -161,7 +173,7 @@ def cross_section(
     seed: int = 0,
     batch_size: int = 8192,
 ) -> CrossSection:
-    """The plane x + u d_adv + v d_rand, u, v in [-extent, extent] (METHODS.md 8).
+    """The plane x + u d_adv + v d_rand, u, v in [-extent, extent] (docs/method.md §8).
 
     ``direction_adv`` defaults to DeepFool's minimal perturbation (the direction to the
     nearest boundary; the loss gradient if DeepFool fails); ``direction_rand`` to a
@@ -212,17 +224,28 @@ def cross_section(
         shape = (-1,) + (1,) * x0.dim()
         with torch.no_grad():
             for i in range(0, uu_t.numel(), batch_size):
-                pts = x0[None] + uu_t[i:i + batch_size].view(shape) * d_adv + vv_t[i:i + batch_size].view(shape) * d_rand
+                pts = (
+                    x0[None]
+                    + uu_t[i : i + batch_size].view(shape) * d_adv
+                    + vv_t[i : i + batch_size].view(shape) * d_rand
+                )
                 out = model(pts)
                 lab = label.expand(out.shape[0])
                 pred.append(out.argmax(dim=1))
                 loss.append(F.cross_entropy(out, lab, reduction="none"))
                 logit.append(out.gather(1, lab[:, None]).squeeze(1))
                 inside.append(((pts >= 0) & (pts <= 1)).flatten(1).all(dim=1))
-    return CrossSection(u=u, v=v, predicted=torch.cat(pred).numpy().reshape(r, r),
-                        loss=torch.cat(loss).numpy().reshape(r, r), label_logit=torch.cat(logit).numpy().reshape(r, r),
-                        direction_adv=d_adv.numpy(), direction_rand=d_rand.numpy(),
-                        inside=torch.cat(inside).numpy().reshape(r, r), boundary_distance=dist)
+    return CrossSection(
+        u=u,
+        v=v,
+        predicted=torch.cat(pred).numpy().reshape(r, r),
+        loss=torch.cat(loss).numpy().reshape(r, r),
+        label_logit=torch.cat(logit).numpy().reshape(r, r),
+        direction_adv=d_adv.numpy(),
+        direction_rand=d_rand.numpy(),
+        inside=torch.cat(inside).numpy().reshape(r, r),
+        boundary_distance=dist,
+    )
 
 
 # ----------------------------------------------------------------------------- curvature
@@ -238,8 +261,9 @@ def hessian_vector_product(model: nn.Module, x: torch.Tensor, y: torch.Tensor, v
     return torch.zeros_like(z) if hv is None else hv.detach()
 
 
-def hessian_top_eigenvalues(model: nn.Module, x: torch.Tensor, y: int | torch.Tensor, k: int = 10,
-                            iters: int = 30, seed: int = 0) -> np.ndarray:
+def hessian_top_eigenvalues(
+    model: nn.Module, x: torch.Tensor, y: int | torch.Tensor, k: int = 10, iters: int = 30, seed: int = 0
+) -> np.ndarray:
     """The ``k`` largest-magnitude eigenvalues of the input Hessian of the loss at ``x``.
 
     Lanczos with full re-orthogonalization on Hessian-vector products (double
@@ -265,7 +289,11 @@ def hessian_top_eigenvalues(model: nn.Module, x: torch.Tensor, y: int | torch.Te
     betas: list[float] = []
     with eval_mode(model):
         for j in range(m):
-            w = hessian_vector_product(model, xb, label, Q[j].to(xb.dtype).reshape(xb.shape)).reshape(-1).to(torch.float64)
+            w = (
+                hessian_vector_product(model, xb, label, Q[j].to(xb.dtype).reshape(xb.shape))
+                .reshape(-1)
+                .to(torch.float64)
+            )
             a = float(w @ Q[j])
             alphas.append(a)
             # full re-orthogonalization (twice is enough) keeps the Ritz values clean
@@ -285,8 +313,11 @@ def hessian_top_eigenvalues(model: nn.Module, x: torch.Tensor, y: int | torch.Te
 
 # ----------------------------------------------------------------------------- linear regions
 def _relu_preactivations(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
-    bad = [type(m).__name__ for m in model.modules()
-           if isinstance(m, (nn.Tanh, nn.Softplus, nn.Sigmoid, nn.GELU, nn.ELU, nn.SiLU, nn.MaxPool2d, nn.MaxPool1d))]
+    bad = [
+        type(m).__name__
+        for m in model.modules()
+        if isinstance(m, (nn.Tanh, nn.Softplus, nn.Sigmoid, nn.GELU, nn.ELU, nn.SiLU, nn.MaxPool2d, nn.MaxPool1d))
+    ]
     if bad:
         raise ModelError(f"linear regions are defined for ReLU networks; this model has {bad[0]}")
     if not any(isinstance(m, nn.ReLU) for m in model.modules()):
@@ -296,7 +327,7 @@ def _relu_preactivations(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor
 
 
 def linear_region_radius(model: nn.Module, x: torch.Tensor, unit_chunk: int = 256) -> torch.Tensor:
-    """ROLL's L2 radius of the linear region around each input (METHODS.md 7).
+    """ROLL's L2 radius of the linear region around each input (docs/method.md §7).
 
     min over hidden pre-activations z_j of |z_j(x)| / ||grad_x z_j(x)||_2: within the
     region every z_j is affine, so this is the distance to the nearest hyperplane where
@@ -316,8 +347,9 @@ def linear_region_radius(model: nn.Module, x: torch.Tensor, unit_chunk: int = 25
             e = min(kk, s + unit_chunk)
             eye = torch.zeros(e - s, n, kk, dtype=z.dtype)
             eye[torch.arange(e - s), :, torch.arange(s, e)] = 1.0
-            (jac,) = torch.autograd.grad(z, z_in, grad_outputs=eye, is_grads_batched=True, retain_graph=True,
-                                         allow_unused=True)
+            (jac,) = torch.autograd.grad(
+                z, z_in, grad_outputs=eye, is_grads_batched=True, retain_graph=True, allow_unused=True
+            )
             if jac is None:
                 continue
             gnorm = jac.flatten(2).norm(dim=2).t()  # (N, chunk)
@@ -327,8 +359,9 @@ def linear_region_radius(model: nn.Module, x: torch.Tensor, unit_chunk: int = 25
     return best
 
 
-def activation_pattern_map(model: nn.Module, bounds: Bounds = ((0.0, 1.0), (0.0, 1.0)),
-                           resolution: int = 200) -> np.ndarray:
+def activation_pattern_map(
+    model: nn.Module, bounds: Bounds = ((0.0, 1.0), (0.0, 1.0)), resolution: int = 200
+) -> np.ndarray:
     """Linear regions of a 2D ReLU network: (r, r) int64 region ids, one per activation pattern.
 
     Ids are numbered 0..R-1 in order of first appearance along the grid (row-major), so

@@ -1,4 +1,4 @@
-"""Adversarial attacks in input space (METHODS.md 6).
+"""Adversarial attacks in input space (docs/method.md §6).
 
 Every attack takes a classifier ``model`` (inputs in [0, 1] of any shape (N, ...),
 logits (N, C) out; any normalization lives inside the model) and returns inputs that
@@ -19,17 +19,18 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.errors import ConfigError
-from core.events import CancelToken
-from core.levelset import project_to_level_set
-from core.robust.margin import decision_margin
+from levelset_studio.core.errors import ConfigError
+from levelset_studio.core.events import CancelToken
+from levelset_studio.core.levelset import project_to_level_set
+from levelset_studio.core.robust.margin import decision_margin
 
 Norm = Literal["linf", "l2"]
 Loss = Literal["ce", "margin"]
@@ -53,10 +54,8 @@ def _set_mode(model: nn.Module, training: bool) -> None:
     fn = getattr(model, "train", None)
     if fn is None:
         return
-    try:
+    with contextlib.suppress(NotImplementedError, RuntimeError):
         fn(training)
-    except (NotImplementedError, RuntimeError):
-        pass
 
 
 def _check_eps(eps: float, name: str = "eps") -> float:
@@ -71,7 +70,9 @@ def _check_l2(eps: float, x: torch.Tensor, name: str = "eps") -> float:
     eps = float(eps)
     d = int(x[0].numel()) if x.dim() > 0 and x.shape[0] else 1
     if not math.isfinite(eps) or eps < 0 or eps > math.sqrt(d):
-        raise ConfigError(f"L2 {name} must be in [0, sqrt(d) = {math.sqrt(d):.3g}] for inputs in [0, 1]^{d}, got {eps:g}")
+        raise ConfigError(
+            f"L2 {name} must be in [0, sqrt(d) = {math.sqrt(d):.3g}] for inputs in [0, 1]^{d}, got {eps:g}"
+        )
     return eps
 
 
@@ -92,7 +93,9 @@ def _attack_loss(logits: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tens
     raise ConfigError(f"attack loss must be 'ce' or 'margin', got {loss!r}")
 
 
-def _input_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _input_grad(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(per-example loss, its input gradient, logits) at ``x``; no parameter gradients."""
     with torch.enable_grad():
         xg = x.detach().requires_grad_(True)
@@ -110,7 +113,7 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 4096) -> torch.
     out = []
     with eval_mode(model), torch.no_grad():
         for i in range(0, x.shape[0], batch_size):
-            out.append(model(x[i:i + batch_size]).argmax(dim=1))
+            out.append(model(x[i : i + batch_size]).argmax(dim=1))
     return torch.cat(out) if out else torch.empty(0, dtype=torch.long, device=x.device)
 
 
@@ -256,6 +259,7 @@ class _NearestBoundary:
         if not (torch.is_grad_enabled() and x.requires_grad):  # final residual only
             value = decision_margin(logits, k0)
             return torch.where(fooled, torch.full_like(value, self.level), value)
+
         def grad(v: torch.Tensor) -> torch.Tensor:
             (g,) = torch.autograd.grad(v.sum(), x, retain_graph=True, allow_unused=True)
             return torch.zeros_like(x) if g is None else g
@@ -263,7 +267,7 @@ class _NearestBoundary:
         g0 = grad(f0)
         dist = []
         for j in range(1, cand.shape[1]):
-            fj = logits.gather(1, cand[:, j:j + 1]).squeeze(1)
+            fj = logits.gather(1, cand[:, j : j + 1]).squeeze(1)
             gj = grad(fj)
             w = (gj - g0).flatten(1).norm(dim=1)
             dist.append((fj - f0).detach().abs() / w.clamp_min(1e-12))
@@ -310,8 +314,9 @@ def deepfool(
         k = c if candidates is None else max(2, min(int(candidates), c))
         cand = logits0.argsort(dim=1, descending=True)[:, :k]
         fn = _NearestBoundary(model, cand, DEEPFOOL_STEP_MARGIN)
-        proj = project_to_level_set(fn, x0, DEEPFOOL_STEP_MARGIN, max_iters=int(max_iter), tol=1e-7,
-                                    bounds=(0.0, 1.0), clamp=True, indexed=True)
+        proj = project_to_level_set(
+            fn, x0, DEEPFOOL_STEP_MARGIN, max_iters=int(max_iter), tol=1e-7, bounds=(0.0, 1.0), clamp=True, indexed=True
+        )
         crossed = proj.points
         x_adv = (x0 + (1.0 + overshoot) * (crossed - x0)).clamp(0.0, 1.0)
         k0 = cand[:, 0]
@@ -322,8 +327,15 @@ def deepfool(
                 x_adv[lost] = crossed[lost]
                 pred[lost] = model(crossed[lost]).argmax(dim=1)
     r = x_adv - x0
-    return DeepFoolResult(x_adv=x_adv, perturbation=r, norms=_flat_norm(r), fooled=pred != k0,
-                          iterations=fn.iterations, original=k0, adversarial=pred)
+    return DeepFoolResult(
+        x_adv=x_adv,
+        perturbation=r,
+        norms=_flat_norm(r),
+        fooled=pred != k0,
+        iterations=fn.iterations,
+        original=k0,
+        adversarial=pred,
+    )
 
 
 # ----------------------------------------------------------------------------- universal
@@ -375,7 +387,7 @@ def universal_perturbation(
         for i in order.tolist():
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            xi_v = (x0[i:i + 1] + v).clamp(0.0, 1.0)
+            xi_v = (x0[i : i + 1] + v).clamp(0.0, 1.0)
             if int(predict(model, xi_v)[0]) != int(clean[i]):
                 continue
             res = deepfool(model, xi_v, max_iter=max_iter, overshoot=overshoot)
@@ -483,42 +495,78 @@ def autoattack(
     unknown = [w for w in wanted if w not in ("apgd-ce", "apgd-t", "fab-t", "square")]
     if unknown:
         raise ConfigError(f"unknown AutoAttack component {unknown[0]!r} (apgd-ce, apgd-t, fab-t, square)")
-    plan: list[tuple[str, Callable[[], object]]] = []
+    plan: list[tuple[str, Callable[[], Any]]] = []
     skipped: list[str] = []
     steps, square_queries = int(steps), int(square_queries)
     if steps < 1 or square_queries < 1:
         raise ConfigError(f"AutoAttack needs steps >= 1 and square_queries >= 1, got {steps} and {square_queries}")
     if "apgd-ce" in wanted:
-        plan.append((f"APGD-CE ({norm}, {steps} steps, 1 restart)",
-                     lambda: torchattacks.APGD(net, norm=norm, eps=eps, steps=steps, n_restarts=1,
-                                               seed=seed, loss="ce", rho=0.75)))
+        plan.append(
+            (
+                f"APGD-CE ({norm}, {steps} steps, 1 restart)",
+                lambda: torchattacks.APGD(
+                    net, norm=norm, eps=eps, steps=steps, n_restarts=1, seed=seed, loss="ce", rho=0.75
+                ),
+            )
+        )
     if "apgd-t" in wanted:
         if c >= 4:
+
             def make_apgdt():
-                a = torchattacks.APGDT(net, norm=norm, eps=eps, steps=steps, n_restarts=1, seed=seed,
-                                       rho=0.75, n_classes=c)
+                a = torchattacks.APGDT(
+                    net, norm=norm, eps=eps, steps=steps, n_restarts=1, seed=seed, rho=0.75, n_classes=c
+                )
                 a.n_target_classes = targets
                 return a
+
             plan.append((f"APGD-T ({norm}, DLR, {steps} steps, 1 restart, {targets} target classes)", make_apgdt))
         else:
             skipped.append(f"APGD-T (its DLR loss needs >= 4 classes, the model has {c})")
-    if "fab-t" in wanted:
-        if c >= 2:
-            def make_fabt():
-                a = torchattacks.FAB(net, norm=norm, eps=eps, steps=steps, n_restarts=1, seed=seed,
-                                     multi_targeted=True, n_classes=c, alpha_max=0.1, eta=1.05, beta=0.9)
-                a.n_target_classes = targets
-                return a
-            plan.append((f"FAB-T ({norm}, {steps} steps, 1 restart, {targets} target classes)", make_fabt))
+    if "fab-t" in wanted and c >= 2:
+
+        def make_fabt():
+            a = torchattacks.FAB(
+                net,
+                norm=norm,
+                eps=eps,
+                steps=steps,
+                n_restarts=1,
+                seed=seed,
+                multi_targeted=True,
+                n_classes=c,
+                alpha_max=0.1,
+                eta=1.05,
+                beta=0.9,
+            )
+            a.n_target_classes = targets
+            return a
+
+        plan.append((f"FAB-T ({norm}, {steps} steps, 1 restart, {targets} target classes)", make_fabt))
     if "square" in wanted:
-        plan.append((f"Square ({norm}, {square_queries} queries, 1 restart, p_init 0.8)",
-                     lambda: torchattacks.Square(net, norm=norm, eps=eps, n_queries=square_queries, n_restarts=1,
-                                                 p_init=0.8, loss="margin", resc_schedule=False, seed=seed)))
+        plan.append(
+            (
+                f"Square ({norm}, {square_queries} queries, 1 restart, p_init 0.8)",
+                lambda: torchattacks.Square(
+                    net,
+                    norm=norm,
+                    eps=eps,
+                    n_queries=square_queries,
+                    n_restarts=1,
+                    p_init=0.8,
+                    loss="margin",
+                    resc_schedule=False,
+                    seed=seed,
+                ),
+            )
+        )
     x_adv = x4.clone()
     with eval_mode(model), _frozen_parameters(model):
         with torch.no_grad():
-            clean = torch.cat([net(x4[i:i + batch_size]).argmax(1) for i in range(0, x4.shape[0], batch_size)]) == y \
-                if x4.shape[0] else torch.zeros(0, dtype=torch.bool)
+            clean = (
+                torch.cat([net(x4[i : i + batch_size]).argmax(1) for i in range(0, x4.shape[0], batch_size)]) == y
+                if x4.shape[0]
+                else torch.zeros(0, dtype=torch.bool)
+            )
         robust = clean.clone()
         ran: list[str] = []
         after: dict[str, float] = {}
@@ -528,7 +576,7 @@ def autoattack(
             for i in range(0, todo.numel(), batch_size):
                 if cancel is not None:
                     cancel.raise_if_cancelled()
-                rows = todo[i:i + batch_size]
+                rows = todo[i : i + batch_size]
                 adv = attack(x4[rows], y[rows]).detach().clamp(0.0, 1.0)
                 with torch.no_grad():
                     fooled = net(adv).argmax(1) != y[rows]
@@ -536,8 +584,14 @@ def autoattack(
                 robust[rows[fooled]] = False
             ran.append(name)
             after[name] = float(robust.float().mean()) if robust.numel() else 0.0
-    return AutoAttackResult(x_adv=x_adv.reshape(x0.shape), robust=robust, clean_correct=clean,
-                            components=tuple(ran), robust_after=after, skipped=tuple(skipped))
+    return AutoAttackResult(
+        x_adv=x_adv.reshape(x0.shape),
+        robust=robust,
+        clean_correct=clean,
+        components=tuple(ran),
+        robust_after=after,
+        skipped=tuple(skipped),
+    )
 
 
 # ----------------------------------------------------------------------------- registry
@@ -560,13 +614,21 @@ ATTACKS: dict[str, AttackSpec] = {
     for s in (
         AttackSpec("fgsm", "FGSM", "linf", "white-box", "one signed-gradient step of size eps (cross-entropy)"),
         AttackSpec("pgd", "PGD", "linf", "white-box", "PGD L-inf, cross-entropy, random start (Madry)"),
-        AttackSpec("pgd-margin", "PGD (margin)", "linf", "white-box", "PGD L-inf on the CW margin max_{j!=y} f_j - f_y"),
+        AttackSpec(
+            "pgd-margin", "PGD (margin)", "linf", "white-box", "PGD L-inf on the CW margin max_{j!=y} f_j - f_y"
+        ),
         AttackSpec("pgd-l2", "PGD L2", "l2", "white-box", "PGD L2, cross-entropy, normalized-gradient steps"),
         AttackSpec("pgd-l2-margin", "PGD L2 (margin)", "l2", "white-box", "PGD L2 on the CW margin"),
-        AttackSpec("deepfool", "DeepFool", "l2", "minimal", "minimal L2 perturbation (counts as robust when ||r||_2 > eps)"),
+        AttackSpec(
+            "deepfool", "DeepFool", "l2", "minimal", "minimal L2 perturbation (counts as robust when ||r||_2 > eps)"
+        ),
         AttackSpec("apgd-ce", "APGD-CE", "linf", "white-box", "torchattacks APGD, cross-entropy, 100 steps"),
-        AttackSpec("square", "Square", "linf", "black-box", "torchattacks Square, 5000 queries (score-based, no gradients)"),
-        AttackSpec("autoattack", "AutoAttack", "linf", "ensemble", "APGD-CE, APGD-T, FAB-T, Square (reference settings)"),
+        AttackSpec(
+            "square", "Square", "linf", "black-box", "torchattacks Square, 5000 queries (score-based, no gradients)"
+        ),
+        AttackSpec(
+            "autoattack", "AutoAttack", "linf", "ensemble", "APGD-CE, APGD-T, FAB-T, Square (reference settings)"
+        ),
         AttackSpec("autoattack-l2", "AutoAttack L2", "l2", "ensemble", "AutoAttack in L2 (reference settings)"),
     )
 }
@@ -618,8 +680,9 @@ def run_attack(
     elif name == "fgsm":
         x_adv = fgsm(model, x, y, eps)
     else:
-        loss = "margin" if name.endswith("margin") else "ce"
-        x_adv = pgd(model, x, y, eps, steps=steps, norm=spec.norm, loss=loss, restarts=restarts,
-                    cancel=cancel, generator=gen)
+        loss: Loss = "margin" if name.endswith("margin") else "ce"
+        x_adv = pgd(
+            model, x, y, eps, steps=steps, norm=spec.norm, loss=loss, restarts=restarts, cancel=cancel, generator=gen
+        )
     robust = (predict(model, x) == y) & (predict(model, x_adv) == y)
     return x_adv, robust

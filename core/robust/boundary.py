@@ -1,4 +1,4 @@
-"""Sampling the decision boundary near given inputs (METHODS.md 5, the CNLS sampler).
+"""Sampling the decision boundary near given inputs (docs/method.md §5, the CNLS sampler).
 
 For each input x with label y, the boundary of its class is the zero level set of the
 margin function F_y (``core.robust.margin``). The CNLS authors find one sample near x by
@@ -19,14 +19,14 @@ The same function serves margin training (with the sample network of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
-from core.errors import ConfigError
-from core.levelset import project_to_level_set
-from core.robust.margin import decision_margin, margin_function_indexed
+from levelset_studio.core.errors import ConfigError
+from levelset_studio.core.levelset import project_to_level_set
+from levelset_studio.core.robust.margin import decision_margin, margin_function_indexed
 
 Model = Callable[[torch.Tensor], torch.Tensor]
 NORMS: tuple[str, ...] = ("linf", "l2")
@@ -92,8 +92,9 @@ def uniform_in_ball(x: torch.Tensor, eps: float, norm: str, generator: torch.Gen
     return (x + g * _per_row(r, g)).clamp(0.0, 1.0)
 
 
-def _regula_falsi(model: Model, x: torch.Tensor, y: torch.Tensor, b: torch.Tensor, fa: torch.Tensor,
-                  fb: torch.Tensor, iters: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _regula_falsi(
+    model: Model, x: torch.Tensor, y: torch.Tensor, b: torch.Tensor, fa: torch.Tensor, fb: torch.Tensor, iters: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Root of F_y on the segments x -> b (F changes sign on each), Illinois regula falsi.
 
     Returns the best point found on each segment and its F_y.
@@ -196,15 +197,24 @@ def sample_decision_boundary(
     else:
         pts, res = x[:0].clone(), f0[:0].clone()
     if newton_iters > 0 and rows.numel():
-        proj = project_to_level_set(margin_function_indexed(model, y[rows]), pts, 0.0, max_iters=newton_iters,
-                                    tol=1e-5, bounds=(0.0, 1.0), clamp=True, indexed=True)
+        proj = project_to_level_set(
+            margin_function_indexed(model, y[rows]),
+            pts,
+            0.0,
+            max_iters=newton_iters,
+            tol=1e-5,
+            bounds=(0.0, 1.0),
+            clamp=True,
+            indexed=True,
+        )
         better = proj.residual.abs() < res.abs()
         pts = torch.where(_per_row(better, pts), proj.points, pts)
         res = torch.where(better, proj.residual, res)
     good = res.abs() < tol
     found[rows[~good]] = False
-    return BoundarySamples(points=pts[good].detach(), source=rows[good], residual=res[good].detach(),
-                           found=found, start_margin=f0)
+    return BoundarySamples(
+        points=pts[good].detach(), source=rows[good], residual=res[good].detach(), found=found, start_margin=f0
+    )
 
 
 def boundary_distance(x: torch.Tensor, points: torch.Tensor, norm: str = "linf") -> torch.Tensor:

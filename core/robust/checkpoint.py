@@ -8,18 +8,19 @@ Written with ``torch.save`` as plain containers and tensors, read with
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from torch import nn
 
-from core.errors import CheckpointError, LevelSetError
-from core.params import config_from_dict, config_to_dict
-from core.robust.data import DatasetConfig
-from core.robust.models import ModelConfig, build_model
-from core.robust.training import TrainConfig
+from levelset_studio.core.errors import CheckpointError, LevelSetError
+from levelset_studio.core.params import config_from_dict, config_to_dict
+from levelset_studio.core.robust.data import DatasetConfig
+from levelset_studio.core.robust.models import ModelConfig, build_model
+from levelset_studio.core.robust.training import TrainConfig
 
 FORMAT = "levelset-classifier"
 VERSION = 1
@@ -114,7 +115,7 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Cla
         raise CheckpointError("no such checkpoint file", p)
     try:
         ckpt = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle, zip and torch errors of a foreign or truncated file
+    except Exception as exc:  # noqa: BLE001 - pickle, zip and torch errors of a foreign or truncated file
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise CheckpointError(f"not a readable checkpoint ({first[:160]})", p) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
@@ -135,8 +136,15 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Cla
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise CheckpointError(f"invalid checkpoint contents ({first[:160]})", p) from None
     model.to(device).eval()
-    return Classifier(model=model, model_config=mc, dataset_config=dc, train_config=tc,
-                      epoch=int(ckpt.get("epoch", 0)), input_shape=shape, num_classes=classes,
-                      class_names=tuple(ckpt.get("class_names") or ()),
-                      optimizer_state=ckpt.get("optimizer_state"),
-                      history=tuple(dict(h) for h in ckpt.get("history") or ()))
+    return Classifier(
+        model=model,
+        model_config=mc,
+        dataset_config=dc,
+        train_config=tc,
+        epoch=int(ckpt.get("epoch", 0)),
+        input_shape=shape,
+        num_classes=classes,
+        class_names=tuple(ckpt.get("class_names") or ()),
+        optimizer_state=ckpt.get("optimizer_state"),
+        history=tuple(dict(h) for h in ckpt.get("history") or ()),
+    )

@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.errors import DatasetError
-from core.params import param, validate_config
+from levelset_studio.core.errors import DatasetError
+from levelset_studio.core.params import param, validate_config
 
 TOY_DATASETS: tuple[str, ...] = ("moons", "circles", "spirals", "xor", "blobs")
-DATASETS: tuple[str, ...] = TOY_DATASETS + ("csv", "digits", "mnist")
+DATASETS: tuple[str, ...] = (*TOY_DATASETS, "csv", "digits", "mnist")
 
 MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -49,22 +49,32 @@ class DatasetConfig:
     """Which data to train and test on."""
 
     name: str = param("moons", "Dataset", "the dataset to train and test on", choices=DATASETS)
-    n_samples: int = param(1000, "Samples", "number of points of a 2D toy set (training + test)",
-                           minimum=20, maximum=1_000_000)
-    noise: float = param(0.1, "Noise", "noise of a 2D toy set, in the set's own units before rescaling",
-                         minimum=0.0, maximum=2.0)
+    n_samples: int = param(
+        1000, "Samples", "number of points of a 2D toy set (training + test)", minimum=20, maximum=1_000_000
+    )
+    noise: float = param(
+        0.1, "Noise", "noise of a 2D toy set, in the set's own units before rescaling", minimum=0.0, maximum=2.0
+    )
     seed: int = param(0, "Seed", "seed for generating and splitting the data", minimum=0, maximum=2**31 - 1)
-    test_fraction: float = param(0.25, "Test fraction",
-                                 "share held out for testing (toy sets, CSV and digits; MNIST keeps its own split)",
-                                 minimum=0.05, maximum=0.9, advanced=True)
-    n_train: int = param(0, "Training subset",
-                         "use only this many training examples, class-balanced (few-shot / max-margin "
-                         "experiments; 0 = all)", minimum=0, maximum=10_000_000)
-    csv_path: str = param("", "CSV file", "a CSV file of 2D points with columns x, y, label (dataset csv)",
-                          kind=str)
-    data_dir: str = param("", "Data folder",
-                          "folder holding the MNIST IDX files (default: $LEVELSET_DATA/mnist)", kind=str,
-                          advanced=True)
+    test_fraction: float = param(
+        0.25,
+        "Test fraction",
+        "share held out for testing (toy sets, CSV and digits; MNIST keeps its own split)",
+        minimum=0.05,
+        maximum=0.9,
+        advanced=True,
+    )
+    n_train: int = param(
+        0,
+        "Training subset",
+        "use only this many training examples, class-balanced (few-shot / max-margin experiments; 0 = all)",
+        minimum=0,
+        maximum=10_000_000,
+    )
+    csv_path: str = param("", "CSV file", "a CSV file of 2D points with columns x, y, label (dataset csv)", kind=str)
+    data_dir: str = param(
+        "", "Data folder", "folder holding the MNIST IDX files (default: $LEVELSET_DATA/mnist)", kind=str, advanced=True
+    )
 
     def __post_init__(self) -> None:
         validate_config(self)
@@ -90,8 +100,10 @@ class Dataset:
         return self.input_shape == (2,)
 
     def summary(self) -> str:
-        return (f"{self.name}: {len(self.y_train)} training / {len(self.y_test)} test examples, "
-                f"input {self.input_shape}, {self.num_classes} classes")
+        return (
+            f"{self.name}: {len(self.y_train)} training / {len(self.y_test)} test examples, "
+            f"input {self.input_shape}, {self.num_classes} classes"
+        )
 
 
 # ----------------------------------------------------------------------------- 2D sets
@@ -177,8 +189,9 @@ def read_points_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray, tuple[str
                 except ValueError:
                     if not rows and lineno == 1:
                         continue  # header
-                    raise DatasetError(f"line {lineno}: x and y must be numbers, got {cells[0]!r}, {cells[1]!r}",
-                                       p) from None
+                    raise DatasetError(
+                        f"line {lineno}: x and y must be numbers, got {cells[0]!r}, {cells[1]!r}", p
+                    ) from None
                 if not (math.isfinite(xv) and math.isfinite(yv)):
                     raise DatasetError(f"line {lineno}: non-finite coordinate (NaN or inf)", p)
                 if cells[2] == "" or cells[2].lower() == "nan":
@@ -253,7 +266,7 @@ def read_idx(path: str) -> np.ndarray:
     zero, dtype_code, ndim = data[0] * 256 + data[1], data[2], data[3]
     if zero != 0 or dtype_code != 0x08 or ndim not in (1, 3):
         raise DatasetError("not an IDX file of unsigned bytes", p)
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+    dims = struct.unpack(">" + "I" * ndim, data[4 : 4 + 4 * ndim])
     body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(dims)):
         raise DatasetError(f"IDX size mismatch: header says {dims}, file holds {body.size} bytes", p)
@@ -279,7 +292,7 @@ def _split(n: int, test_fraction: float, y: np.ndarray, seed: int) -> tuple[np.n
     for c in np.unique(y):
         idx = np.flatnonzero(y == c)
         rng.shuffle(idx)
-        k = max(1, int(round(len(idx) * test_fraction)))
+        k = max(1, round(len(idx) * test_fraction))
         test.append(idx[:k])
     test_idx = np.sort(np.concatenate(test))
     mask = np.ones(n, dtype=bool)
@@ -293,7 +306,7 @@ def balanced_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed + 11)
     classes = np.unique(y)
     per = [rng.permutation(np.flatnonzero(y == c)) for c in classes]
-    take = []
+    take: list[int] = []
     i = 0
     while len(take) < n and any(i < len(p) for p in per):
         for p in per:
@@ -305,7 +318,8 @@ def balanced_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 def _tensors(x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), torch.from_numpy(
-        np.ascontiguousarray(y, dtype=np.int64))
+        np.ascontiguousarray(y, dtype=np.int64)
+    )
 
 
 def load_dataset(config: DatasetConfig) -> Dataset:
@@ -348,5 +362,14 @@ def load_dataset(config: DatasetConfig) -> Dataset:
     x_test, y_test = _tensors(xte, yte)
     x_train.clamp_(0.0, 1.0)
     x_test.clamp_(0.0, 1.0)
-    return Dataset(name=config.name, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
-                   input_shape=shape, num_classes=len(names), class_names=tuple(names), config=config)
+    return Dataset(
+        name=config.name,
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        input_shape=shape,
+        num_classes=len(names),
+        class_names=tuple(names),
+        config=config,
+    )

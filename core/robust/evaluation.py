@@ -3,7 +3,7 @@
 ``evaluate_robustness`` runs a list of attacks at a list of radii on n test inputs and
 returns a ``RobustnessReport`` (clean accuracy, robust accuracy per attack and eps,
 DeepFool's median ||r||_2 and rho_adv = mean ||r||_2 / ||x||_2, accuracy-vs-eps
-curves) and warns when the numbers smell of gradient masking (METHODS.md 5: evaluate
+curves) and warns when the numbers smell of gradient masking (docs/method.md §5: evaluate
 with a strong ensemble, not only the attack a model was trained against):
 
 - a black-box attack (Square) or AutoAttack far below white-box PGD at the same eps;
@@ -17,18 +17,29 @@ attacks, so the GUI can run it in a worker thread and the CLI under a progress b
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-from core.errors import ConfigError, DatasetError, ModelError
-from core.events import CancelToken, Finished, Progress
-from core.robust.attacks import ATTACKS, attack_spec, check_attack_eps, deepfool, eval_mode, pgd, predict, run_attack
+from levelset_studio.core.errors import ConfigError, DatasetError, ModelError
+from levelset_studio.core.events import CancelToken, Finished, Progress
+from levelset_studio.core.robust.attacks import (
+    ATTACKS,
+    attack_spec,
+    check_attack_eps,
+    deepfool,
+    eval_mode,
+    pgd,
+    predict,
+    run_attack,
+)
 
 # Gradient-masking thresholds (fractions of the evaluated inputs).
 BLACKBOX_GAP = 0.02  # Square may not beat white-box PGD by more than this
@@ -91,7 +102,7 @@ class RobustnessReport:
         """Robust accuracy against eps for ``attack`` (eps 0 = clean accuracy)."""
         pts = sorted((r.eps, r.robust_accuracy) for r in self.results if r.attack == attack)
         if not pts or pts[0][0] > 0:
-            pts = [(0.0, self.clean_accuracy)] + pts
+            pts = [(0.0, self.clean_accuracy), *pts]
         arr = np.asarray(pts, dtype=float)
         return arr[:, 0], arr[:, 1]
 
@@ -101,16 +112,30 @@ class RobustnessReport:
             "clean_accuracy": self.clean_accuracy,
             "pgd_steps": self.steps,
             "results": [
-                {"attack": r.attack, "norm": r.norm, "eps": r.eps, "robust_accuracy": r.robust_accuracy,
-                 "n": r.n, "seconds": r.seconds, **({"components": list(r.components)} if r.components else {})}
+                {
+                    "attack": r.attack,
+                    "norm": r.norm,
+                    "eps": r.eps,
+                    "robust_accuracy": r.robust_accuracy,
+                    "n": r.n,
+                    "seconds": r.seconds,
+                    **({"components": list(r.components)} if r.components else {}),
+                }
                 for r in self.results
             ],
-            "curves": {a: {"eps": self.curve(a)[0].tolist(), "robust_accuracy": self.curve(a)[1].tolist()}
-                       for a in self.attacks},
-            "deepfool": None if self.deepfool is None else {
-                "median_l2": self.deepfool.median_l2, "rho_adv": self.deepfool.rho_adv,
-                "fooled_fraction": self.deepfool.fooled_fraction, "n_correct": self.deepfool.n_correct,
-                "mean_iterations": self.deepfool.mean_iterations, "seconds": self.deepfool.seconds,
+            "curves": {
+                a: {"eps": self.curve(a)[0].tolist(), "robust_accuracy": self.curve(a)[1].tolist()}
+                for a in self.attacks
+            },
+            "deepfool": None
+            if self.deepfool is None
+            else {
+                "median_l2": self.deepfool.median_l2,
+                "rho_adv": self.deepfool.rho_adv,
+                "fooled_fraction": self.deepfool.fooled_fraction,
+                "n_correct": self.deepfool.n_correct,
+                "mean_iterations": self.deepfool.mean_iterations,
+                "seconds": self.deepfool.seconds,
             },
             "warnings": list(self.warnings),
             "checks": dict(self.checks),
@@ -135,9 +160,11 @@ class RobustnessReport:
             lines.append(f"PGD: {self.steps} steps, step size 2.5 eps / steps")
         if self.deepfool is not None:
             d = self.deepfool
-            lines.append(f"DeepFool (L2, over the {d.n_correct} correctly classified inputs): median ||r||_2 = "
-                         f"{d.median_l2:.4g}, rho_adv = mean ||r||_2/||x||_2 = {d.rho_adv:.4g}, "
-                         f"fooled {100 * d.fooled_fraction:.1f}%, {d.mean_iterations:.2f} steps on average")
+            lines.append(
+                f"DeepFool (L2, over the {d.n_correct} correctly classified inputs): median ||r||_2 = "
+                f"{d.median_l2:.4g}, rho_adv = mean ||r||_2/||x||_2 = {d.rho_adv:.4g}, "
+                f"fooled {100 * d.fooled_fraction:.1f}%, {d.mean_iterations:.2f} steps on average"
+            )
         for w in self.warnings:
             lines.append(f"WARNING: {w}")
         return "\n".join(lines)
@@ -155,8 +182,10 @@ def _check_data(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
     try:
         with eval_mode(model), torch.no_grad():
             out = model(x[:2])
-    except Exception as exc:  # a model that cannot take these inputs
-        raise ModelError(f"the model cannot take inputs of shape {tuple(x.shape[1:])}: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:  # noqa: BLE001 - a model that cannot take these inputs
+        raise ModelError(
+            f"the model cannot take inputs of shape {tuple(x.shape[1:])}: {str(exc).splitlines()[0]}"
+        ) from None
     if out.dim() != 2 or out.shape[0] != min(2, x.shape[0]):
         raise ModelError(f"the model returns shape {tuple(out.shape)}, expected (N, classes) logits")
     c = int(out.shape[1])
@@ -183,8 +212,17 @@ def robust_accuracy(
     check_attack_eps(attack, eps, x)
     robust = 0
     for i in range(0, x.shape[0], batch_size):
-        _, r = run_attack(attack, model, x[i:i + batch_size], y[i:i + batch_size], eps, steps=steps,
-                          restarts=restarts, seed=seed, cancel=cancel)
+        _, r = run_attack(
+            attack,
+            model,
+            x[i : i + batch_size],
+            y[i : i + batch_size],
+            eps,
+            steps=steps,
+            restarts=restarts,
+            seed=seed,
+            cancel=cancel,
+        )
         robust += int(r.sum())
     return robust / x.shape[0]
 
@@ -198,8 +236,9 @@ class _DeepFoolRun:
     iterations: torch.Tensor  # (N,)
 
 
-def _run_deepfool(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int,
-                  cancel: CancelToken | None) -> _DeepFoolRun:
+def _run_deepfool(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, cancel: CancelToken | None
+) -> _DeepFoolRun:
     """DeepFool once on the correctly classified inputs; reused for the summary and every radius."""
     n = x.shape[0]
     correct = torch.zeros(n, dtype=torch.bool)
@@ -209,9 +248,9 @@ def _run_deepfool(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size
     for i in range(0, n, batch_size):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+        xb, yb = x[i : i + batch_size], y[i : i + batch_size]
         ok = (predict(model, xb) == yb).cpu()
-        correct[i:i + len(yb)] = ok
+        correct[i : i + len(yb)] = ok
         if not bool(ok.any()):
             continue
         rows = torch.nonzero(ok).flatten() + i
@@ -219,8 +258,13 @@ def _run_deepfool(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size
         fooled[rows] = res.fooled.cpu()
         norms[rows] = torch.where(res.fooled, res.norms, torch.full_like(res.norms, float("inf"))).cpu().float()
         iters[rows] = res.iterations.cpu().float()
-    return _DeepFoolRun(correct=correct, fooled=fooled, norms=norms,
-                        x_norms=x.detach().flatten(1).norm(dim=1).cpu().float(), iterations=iters)
+    return _DeepFoolRun(
+        correct=correct,
+        fooled=fooled,
+        norms=norms,
+        x_norms=x.detach().flatten(1).norm(dim=1).cpu().float(),
+        iterations=iters,
+    )
 
 
 def _summarize(run: _DeepFoolRun, seconds: float) -> DeepFoolSummary:
@@ -236,14 +280,17 @@ def _summarize(run: _DeepFoolRun, seconds: float) -> DeepFoolSummary:
     )
 
 
-def deepfool_summary(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1000,
-                     cancel: CancelToken | None = None) -> DeepFoolSummary:
+def deepfool_summary(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1000, cancel: CancelToken | None = None
+) -> DeepFoolSummary:
     """DeepFool's median ||r||_2 and rho_adv over the correctly classified inputs it fooled."""
     t0 = time.perf_counter()
     return _summarize(_run_deepfool(model, x, y, batch_size, cancel), time.perf_counter() - t0)
 
 
-def _masking_warnings(results: Sequence[AttackResult], steps_check: tuple[float, float, float, int, int] | None) -> list[str]:
+def _masking_warnings(
+    results: Sequence[AttackResult], steps_check: tuple[float, float, float, int, int] | None
+) -> list[str]:
     out: list[str] = []
     by = {(r.attack, r.eps): r.robust_accuracy for r in results}
     for r in results:
@@ -251,26 +298,34 @@ def _masking_warnings(results: Sequence[AttackResult], steps_check: tuple[float,
         if spec.kind not in ("black-box", "ensemble"):
             continue
         whitebox = [by[(a, r.eps)] for a in ("pgd", "pgd-margin") if (a, r.eps) in by and ATTACKS[a].norm == spec.norm]
-        whitebox += [by[(a, r.eps)] for a in ("pgd-l2", "pgd-l2-margin") if (a, r.eps) in by and ATTACKS[a].norm == spec.norm]
+        whitebox += [
+            by[(a, r.eps)] for a in ("pgd-l2", "pgd-l2-margin") if (a, r.eps) in by and ATTACKS[a].norm == spec.norm
+        ]
         if not whitebox:
             continue
         best_wb = min(whitebox)
         gap = BLACKBOX_GAP if spec.kind == "black-box" else ENSEMBLE_GAP
         if r.robust_accuracy < best_wb - gap:
             what = "black-box" if spec.kind == "black-box" else "ensemble"
-            out.append(f"possible gradient masking: {spec.label} ({what}) leaves {100 * r.robust_accuracy:.1f}% robust at "
-                       f"eps {r.eps:g}, far below white-box PGD's {100 * best_wb:.1f}%; trust the lower number")
+            out.append(
+                f"possible gradient masking: {spec.label} ({what}) leaves {100 * r.robust_accuracy:.1f}% robust at "
+                f"eps {r.eps:g}, far below white-box PGD's {100 * best_wb:.1f}%; trust the lower number"
+            )
     for a in dict.fromkeys(r.attack for r in results):
         pts = sorted((r.eps, r.robust_accuracy) for r in results if r.attack == a)
-        for (e0, a0), (e1, a1) in zip(pts, pts[1:]):
+        for (e0, a0), (e1, a1) in itertools.pairwise(pts):
             if a1 > a0 + EPS_RISE:
-                out.append(f"possible gradient masking: {ATTACKS[a].label} robust accuracy rises with eps "
-                           f"({100 * a0:.1f}% at {e0:g} -> {100 * a1:.1f}% at {e1:g})")
+                out.append(
+                    f"possible gradient masking: {ATTACKS[a].label} robust accuracy rises with eps "
+                    f"({100 * a0:.1f}% at {e0:g} -> {100 * a1:.1f}% at {e1:g})"
+                )
     if steps_check is not None:
         eps, few_acc, many_acc, few, many = steps_check
         if many_acc > few_acc + STEPS_RISE:
-            out.append(f"possible gradient masking: PGD accuracy rises with more steps at eps {eps:g} "
-                       f"({100 * few_acc:.1f}% with {few} steps -> {100 * many_acc:.1f}% with {many})")
+            out.append(
+                f"possible gradient masking: PGD accuracy rises with more steps at eps {eps:g} "
+                f"({100 * few_acc:.1f}% with {few} steps -> {100 * many_acc:.1f}% with {many})"
+            )
     return out
 
 
@@ -313,15 +368,20 @@ def iter_evaluate_robustness(
     eps_l2 = [float(e) for e in (eps_l2_list if eps_l2_list is not None else eps_list)]
     jobs: list[tuple[str, float]] = []
     for a in attacks:
-        for e in (eps_linf if ATTACKS[a].norm == "linf" else eps_l2):
+        for e in eps_linf if ATTACKS[a].norm == "linf" else eps_l2:
             check_attack_eps(a, e, x)
             jobs.append((a, e))
     want_steps_check = check_steps and "pgd" in attacks and bool(eps_linf) and steps >= 8
     total = len(jobs) + (1 if "deepfool" in attacks else 0) + (1 if want_steps_check else 0)
     done = 0
     clean = float((predict(model, x) == y).float().mean())
-    yield Progress(step=0, total=total, elapsed=time.perf_counter() - t0, metrics={"clean_accuracy": clean},
-                   message=f"clean accuracy {100 * clean:.2f}%")
+    yield Progress(
+        step=0,
+        total=total,
+        elapsed=time.perf_counter() - t0,
+        metrics={"clean_accuracy": clean},
+        message=f"clean accuracy {100 * clean:.2f}%",
+    )
 
     df_summary: DeepFoolSummary | None = None
     df_run: _DeepFoolRun | None = None
@@ -330,9 +390,13 @@ def iter_evaluate_robustness(
         df_run = _run_deepfool(model, x, y, batch_size, cancel)
         df_summary = _summarize(df_run, time.perf_counter() - t1)
         done += 1
-        yield Progress(step=done, total=total, elapsed=time.perf_counter() - t0,
-                       metrics={"median_l2": df_summary.median_l2, "rho_adv": df_summary.rho_adv},
-                       message=f"DeepFool median ||r||_2 {df_summary.median_l2:.4g}")
+        yield Progress(
+            step=done,
+            total=total,
+            elapsed=time.perf_counter() - t0,
+            metrics={"median_l2": df_summary.median_l2, "rho_adv": df_summary.rho_adv},
+            message=f"DeepFool median ||r||_2 {df_summary.median_l2:.4g}",
+        )
 
     results: list[AttackResult] = []
     for a, e in jobs:
@@ -342,11 +406,11 @@ def iter_evaluate_robustness(
         robust = 0
         comps: tuple[str, ...] = ()
         for i in range(0, x.shape[0], batch_size):
-            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+            xb, yb = x[i : i + batch_size], y[i : i + batch_size]
             if a == "deepfool":  # one DeepFool run serves every radius
                 break
             if a in ("autoattack", "autoattack-l2"):
-                from core.robust.attacks import autoattack
+                from levelset_studio.core.robust.attacks import autoattack
 
                 res = autoattack(model, xb, yb, e, norm=ATTACKS[a].norm, seed=seed, cancel=cancel)
                 r = res.robust
@@ -358,11 +422,25 @@ def iter_evaluate_robustness(
             assert df_run is not None  # computed above whenever "deepfool" is asked for
             robust = int((df_run.correct & ~(df_run.fooled & (df_run.norms <= e + 1e-7))).sum())
         acc = robust / x.shape[0]
-        results.append(AttackResult(attack=a, norm=ATTACKS[a].norm, eps=e, robust_accuracy=acc, n=int(x.shape[0]),
-                                    seconds=time.perf_counter() - t1, components=comps))
+        results.append(
+            AttackResult(
+                attack=a,
+                norm=ATTACKS[a].norm,
+                eps=e,
+                robust_accuracy=acc,
+                n=int(x.shape[0]),
+                seconds=time.perf_counter() - t1,
+                components=comps,
+            )
+        )
         done += 1
-        yield Progress(step=done, total=total, elapsed=time.perf_counter() - t0, metrics={f"{a}@{e:g}": acc},
-                       message=f"{ATTACKS[a].label} eps {e:g}: {100 * acc:.2f}% robust")
+        yield Progress(
+            step=done,
+            total=total,
+            elapsed=time.perf_counter() - t0,
+            metrics={f"{a}@{e:g}": acc},
+            message=f"{ATTACKS[a].label} eps {e:g}: {100 * acc:.2f}% robust",
+        )
 
     checks: dict[str, float] = {}
     steps_check = None
@@ -374,7 +452,7 @@ def iter_evaluate_robustness(
         for s in (few, steps):
             robust = 0
             for i in range(0, x.shape[0], batch_size):
-                xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+                xb, yb = x[i : i + batch_size], y[i : i + batch_size]
                 gen.manual_seed(seed)
                 xa = pgd(model, xb, yb, e, steps=s, restarts=restarts, cancel=cancel, generator=gen)
                 robust += int(((predict(model, xb) == yb) & (predict(model, xa) == yb)).sum())
@@ -382,18 +460,26 @@ def iter_evaluate_robustness(
         checks = {f"pgd_{few}_steps@{e:g}": accs[0], f"pgd_{steps}_steps@{e:g}": accs[1]}
         steps_check = (e, accs[0], accs[1], few, steps)
         done += 1
-        yield Progress(step=done, total=total, elapsed=time.perf_counter() - t0, metrics=checks,
-                       message="PGD steps check")
+        yield Progress(
+            step=done, total=total, elapsed=time.perf_counter() - t0, metrics=checks, message="PGD steps check"
+        )
 
     warnings = _masking_warnings(results, steps_check)
     if df_summary is not None and df_summary.n_correct and df_summary.fooled_fraction < DEEPFOOL_MIN_FOOLED:
-        warnings.append(f"possible gradient masking: DeepFool crossed the boundary for only "
-                        f"{100 * df_summary.fooled_fraction:.1f}% of the correctly classified inputs "
-                        f"(vanishing or uninformative input gradients)")
+        warnings.append(
+            f"possible gradient masking: DeepFool crossed the boundary for only "
+            f"{100 * df_summary.fooled_fraction:.1f}% of the correctly classified inputs "
+            f"(vanishing or uninformative input gradients)"
+        )
     report = RobustnessReport(
-        n=int(x.shape[0]), clean_accuracy=clean, results=tuple(results), deepfool=df_summary,
-        warnings=tuple(warnings), steps=int(steps),
-        seconds=time.perf_counter() - t0, checks=checks,
+        n=int(x.shape[0]),
+        clean_accuracy=clean,
+        results=tuple(results),
+        deepfool=df_summary,
+        warnings=tuple(warnings),
+        steps=int(steps),
+        seconds=time.perf_counter() - t0,
+        checks=checks,
     )
     yield Finished(result=report, elapsed=report.seconds)
 

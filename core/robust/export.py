@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core.errors import ModelError
+from levelset_studio.core.errors import ModelError
 
 
 def export_program(model: nn.Module, input_shape: tuple[int, ...]) -> torch.export.ExportedProgram:
@@ -26,7 +26,7 @@ def export_program(model: nn.Module, input_shape: tuple[int, ...]) -> torch.expo
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
     try:
         return torch.export.export(model, example, dynamic_shapes=({0: batch},), strict=False)
-    except Exception as exc:  # a model torch.export cannot trace
+    except Exception as exc:  # noqa: BLE001 - a model torch.export cannot trace
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ModelError(f"cannot export the model ({first[:200]})") from None
 

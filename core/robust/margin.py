@@ -1,4 +1,4 @@
-"""Decision boundaries as level sets (METHODS.md 5).
+"""Decision boundaries as level sets (docs/method.md §5).
 
 For logits f(x) and label y, F_y(x) = max_{j != y} f_j(x) - f_y(x) is negative where x
 is classified as y; its zero level set is the boundary of class y. Everything that
@@ -8,11 +8,11 @@ samples, crosses or measures a decision boundary goes through these two function
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
-from core.levelset import LevelFunction
+from levelset_studio.core.levelset import LevelFunction
 
 
 def decision_margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -37,7 +37,9 @@ def margin_function(model: Callable[[torch.Tensor], torch.Tensor], y: torch.Tens
     return fn
 
 
-def margin_function_indexed(model: Callable[[torch.Tensor], torch.Tensor], y: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def margin_function_indexed(
+    model: Callable[[torch.Tensor], torch.Tensor], y: torch.Tensor
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """F_y(x) for rows ``idx`` of the batch: ``fn(x_subset, idx)``."""
 
     def fn(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Training methods as loss plug-ins (METHODS.md 5 and 7).
+"""Training methods as loss plug-ins (docs/method.md §5 and 7).
 
 Each method is one function ``loss(batch) -> BatchLoss`` registered under its name in
 ``METHODS``; the one trainer (``core.robust.training``) calls it for every batch.
@@ -19,21 +19,23 @@ Adding a method is adding a function here and its name to ``METHOD_NAMES``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.errors import ConfigError
-from core.levelset import sample_network
-from core.robust.boundary import project_to_ball, sample_decision_boundary
-from core.robust.margin import decision_margin, margin_function
-from core.robust.models import MLP, mlp_preactivation_grad_sqnorms
+from levelset_studio.core.errors import ConfigError
+from levelset_studio.core.levelset import sample_network
+from levelset_studio.core.robust.boundary import project_to_ball, sample_decision_boundary
+from levelset_studio.core.robust.margin import decision_margin, margin_function
+from levelset_studio.core.robust.models import MLP, mlp_preactivation_grad_sqnorms
 
 if TYPE_CHECKING:
-    from core.robust.training import TrainConfig
+    from levelset_studio.core.robust.attacks import Norm
+    from levelset_studio.core.robust.training import TrainConfig
 
 METHOD_NAMES: tuple[str, ...] = ("standard", "fgsm", "pgd", "trades", "levelset", "cure", "roll")
 
@@ -45,7 +47,7 @@ class Batch:
     model: nn.Module
     x: torch.Tensor  # inputs in [0, 1]
     y: torch.Tensor
-    config: "TrainConfig"
+    config: TrainConfig
     progress: float  # fraction of the planned training done, in [0, 1] (for ramps)
     eps: float = 0.0  # attack radius for this batch (config.eps, ramped up during the warm-up)
 
@@ -69,15 +71,16 @@ def register_method(name: str) -> Callable[[MethodLoss], MethodLoss]:
     return deco
 
 
-def pgd_alpha(config: "TrainConfig", eps: float) -> float:
+def pgd_alpha(config: TrainConfig, eps: float) -> float:
     """The PGD step: the configured one, or Madry's 2.5 eps / steps."""
     return config.pgd_alpha if config.pgd_alpha > 0 else 2.5 * eps / config.pgd_steps
 
 
-def _adversarial(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: float, steps: int,
-                 norm: str) -> torch.Tensor:
+def _adversarial(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: float, steps: int, norm: Norm
+) -> torch.Tensor:
     """Adversarial examples from the project's one PGD (random start in the eps-ball)."""
-    from core.robust.attacks import pgd  # runs the model in eval mode and restores its mode
+    from levelset_studio.core.robust.attacks import pgd  # runs the model in eval mode and restores its mode
 
     return pgd(model, x, y, eps, alpha, steps, norm=norm, loss="ce", random_start=True).detach()
 
@@ -97,8 +100,7 @@ def fgsm_loss(b: Batch) -> BatchLoss:
         clean = b.model(b.x)
     x_adv = _adversarial(b.model, b.x, b.y, b.eps, 1.25 * b.eps, 1, c.norm)
     logits = b.model(x_adv)
-    return BatchLoss(F.cross_entropy(logits, b.y), clean,
-                     {"adv_acc": float((logits.argmax(1) == b.y).float().mean())})
+    return BatchLoss(F.cross_entropy(logits, b.y), clean, {"adv_acc": float((logits.argmax(1) == b.y).float().mean())})
 
 
 @register_method("pgd")
@@ -110,12 +112,12 @@ def pgd_loss(b: Batch) -> BatchLoss:
         clean = b.model(b.x)
     x_adv = _adversarial(b.model, b.x, b.y, b.eps, pgd_alpha(c, b.eps), c.pgd_steps, c.norm)
     logits = b.model(x_adv)
-    return BatchLoss(F.cross_entropy(logits, b.y), clean,
-                     {"adv_acc": float((logits.argmax(1) == b.y).float().mean())})
+    return BatchLoss(F.cross_entropy(logits, b.y), clean, {"adv_acc": float((logits.argmax(1) == b.y).float().mean())})
 
 
-def trades_adversary(model: nn.Module, x: torch.Tensor, eps: float, alpha: float, steps: int,
-                     norm: str) -> torch.Tensor:
+def trades_adversary(
+    model: nn.Module, x: torch.Tensor, eps: float, alpha: float, steps: int, norm: Norm
+) -> torch.Tensor:
     """TRADES' inner maximization: x' in the eps-ball maximizing KL(f(x) || f(x')).
 
     Unlike PGD on a label loss, this needs no label; the authors start at x plus a tiny
@@ -156,8 +158,9 @@ def trades_loss(b: Batch) -> BatchLoss:
     return BatchLoss(natural + c.trades_beta * robust, logits.detach(), {"kl": float(robust.detach())})
 
 
-def levelset_signed_distance(model: nn.Module, x: torch.Tensor, y: torch.Tensor, search_eps: float, steps: int,
-                             norm: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def levelset_signed_distance(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, search_eps: float, steps: int, norm: Norm
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Signed distance from each x to its class boundary, differentiable in the parameters.
 
     Positive for correctly classified x. Where the CNLS sampler found a boundary sample
@@ -199,13 +202,15 @@ def levelset_loss(b: Batch) -> BatchLoss:
     """CNLS margin loss: w relu(eps_c - d) for correct x, relu(eps_w + d) for misclassified x."""
     c = b.config
     signed, correct, found, clean = levelset_signed_distance(
-        b.model, b.x, b.y, c.levelset_eps_c, c.levelset_steps, c.norm)
+        b.model, b.x, b.y, c.levelset_eps_c, c.levelset_steps, c.norm
+    )
     per = torch.where(correct, c.levelset_weight * F.relu(c.levelset_eps_c - signed), F.relu(c.levelset_eps_w - signed))
-    return BatchLoss(per.mean(), clean, {"found": float(found.float().mean()),
-                                         "margin": float(signed.detach().median())})
+    return BatchLoss(
+        per.mean(), clean, {"found": float(found.float().mean()), "margin": float(signed.detach().median())}
+    )
 
 
-def cure_h(config: "TrainConfig", progress: float) -> float:
+def cure_h(config: TrainConfig, progress: float) -> float:
     """CURE's finite-difference step, ramped linearly from 0.1 (or h if smaller) to h."""
     start = min(0.1, config.cure_h)
     return start + (config.cure_h - start) * min(1.0, max(0.0, progress))
@@ -228,7 +233,7 @@ def cure_loss(b: Batch) -> BatchLoss:
     return BatchLoss(loss, logits.detach(), {"curvature": float(reg.detach())})
 
 
-def check_method(model: nn.Module, config: "TrainConfig") -> None:
+def check_method(model: nn.Module, config: TrainConfig) -> None:
     """Refuse a method/model pair that cannot train, before any work is done."""
     if config.method == "roll" and not isinstance(model, MLP):
         raise ConfigError("method roll: needs the mlp model (its regularizer reads the MLP's hidden layers)")
@@ -238,6 +243,8 @@ def check_method(model: nn.Module, config: "TrainConfig") -> None:
 def roll_loss(b: Batch) -> BatchLoss:
     c = b.config
     check_method(b.model, c)
+    if not isinstance(b.model, MLP):  # check_method has refused other models already
+        raise ConfigError("roll trains the mlp model only")
     logits, layers = mlp_preactivation_grad_sqnorms(b.model, b.x, c.roll_projections)
     grad_sq = torch.cat([g for _, g in layers], dim=1)  # (N, neurons)
     near = torch.cat([F.relu(1.0 - z.abs()) for z, _ in layers], dim=1)

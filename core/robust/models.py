@@ -11,15 +11,15 @@ A user's own model is a ``torch.export`` program (.pt2) or an older TorchScript 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
 
-from core.errors import ModelError
-from core.params import param, validate_config
+from levelset_studio.core.errors import ModelError
+from levelset_studio.core.params import param, validate_config
 
 ARCHITECTURES: tuple[str, ...] = ("mlp", "smallcnn")
 ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "softplus")
@@ -29,13 +29,17 @@ ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "softplus")
 class ModelConfig:
     """The classifier's architecture."""
 
-    arch: str = param("mlp", "Model", "architecture: a fully connected MLP or the CNLS SmallCNN (images only)",
-                      choices=ARCHITECTURES)
+    arch: str = param(
+        "mlp", "Model", "architecture: a fully connected MLP or the CNLS SmallCNN (images only)", choices=ARCHITECTURES
+    )
     width: int = param(64, "Width", "hidden units per MLP layer (SmallCNN: ignored)", minimum=1, maximum=8192)
     depth: int = param(2, "Depth", "hidden layers of the MLP (SmallCNN: ignored)", minimum=1, maximum=32)
-    activation: str = param("relu", "Activation",
-                            "non-linearity (relu: piecewise linear, has linear regions; softplus: smooth, beta 10)",
-                            choices=ACTIVATIONS)
+    activation: str = param(
+        "relu",
+        "Activation",
+        "non-linearity (relu: piecewise linear, has linear regions; softplus: smooth, beta 10)",
+        choices=ACTIVATIONS,
+    )
 
     def __post_init__(self) -> None:
         validate_config(self)
@@ -54,6 +58,9 @@ def make_activation(name: str) -> nn.Module:
 class Normalize(nn.Module):
     """Fixed (x - mean) / std inside the model: callers always pass [0, 1] inputs."""
 
+    mean: torch.Tensor  # buffers, declared for the type checker
+    std: torch.Tensor
+
     def __init__(self, mean: float, std: float):
         super().__init__()
         self.register_buffer("mean", torch.tensor(float(mean)))
@@ -70,6 +77,11 @@ class MLP(nn.Module):
     linear-region analysis read the hidden pre-activations (the inputs of the
     activation modules) from it.
     """
+
+    normalize: Normalize
+    layers: nn.Sequential
+    input_shape: tuple[int, ...]  # set by build_model: what the model was built for
+    num_classes: int
 
     def __init__(self, in_features: int, num_classes: int, width: int, depth: int, activation: str):
         super().__init__()
@@ -94,6 +106,9 @@ class SmallCNN(nn.Module):
     8x8 digits they are padded so the two poolings leave a 2x2 map.
     """
 
+    input_shape: tuple[int, ...]  # set by build_model: what the model was built for
+    num_classes: int
+
     def __init__(self, input_shape: tuple[int, ...], num_classes: int, activation: str = "relu"):
         super().__init__()
         if len(input_shape) != 3:
@@ -105,25 +120,35 @@ class SmallCNN(nn.Module):
         act = lambda: make_activation(activation)  # noqa: E731
         self.normalize = Normalize(0.5, 0.5)
         self.features = nn.Sequential(
-            nn.Conv2d(c, 32, 3, padding=pad), act(),
-            nn.Conv2d(32, 32, 3, padding=pad), act(),
+            nn.Conv2d(c, 32, 3, padding=pad),
+            act(),
+            nn.Conv2d(32, 32, 3, padding=pad),
+            act(),
             nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=pad), act(),
-            nn.Conv2d(64, 64, 3, padding=pad), act(),
+            nn.Conv2d(32, 64, 3, padding=pad),
+            act(),
+            nn.Conv2d(64, 64, 3, padding=pad),
+            act(),
             nn.MaxPool2d(2),
         )
         with torch.no_grad():
             n_flat = self.features(torch.zeros(1, *input_shape)).numel()
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(n_flat, 200), act(), nn.Linear(200, 200), act(), nn.Linear(200, num_classes),
+            nn.Flatten(),
+            nn.Linear(n_flat, 200),
+            act(),
+            nn.Linear(200, 200),
+            act(),
+            nn.Linear(200, num_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(self.normalize(x)))
 
 
-def build_model(config: ModelConfig, input_shape: tuple[int, ...], num_classes: int,
-                seed: int | None = None) -> nn.Module:
+def build_model(
+    config: ModelConfig, input_shape: tuple[int, ...], num_classes: int, seed: int | None = None
+) -> nn.Module:
     """A fresh classifier for inputs of ``input_shape`` in [0, 1]; returns logits (N, num_classes).
 
     With ``seed`` the initial weights are reproducible and the global RNG is left untouched.
@@ -134,7 +159,7 @@ def build_model(config: ModelConfig, input_shape: tuple[int, ...], num_classes: 
     with torch.random.fork_rng(devices=[]):
         if seed is not None:
             torch.manual_seed(seed)
-        model: nn.Module
+        model: MLP | SmallCNN
         if config.arch == "mlp":
             n_in = 1
             for s in shape:
@@ -183,7 +208,9 @@ def _activation_derivative(m: nn.Module, z: torch.Tensor) -> torch.Tensor:
     raise ModelError(f"unsupported layer {type(m).__name__}")
 
 
-def mlp_preactivation_gradients(model: MLP, x: torch.Tensor) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+def mlp_preactivation_gradients(
+    model: MLP, x: torch.Tensor
+) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
     """Logits and, per hidden layer, (z, J): pre-activations z (N, k) and their input Jacobians J (N, k, d).
 
     Exact and cheap for an MLP: J_l = W_l diag(act'(z_{l-1})) J_{l-1}, J_1 = W_1 / std of the
@@ -213,8 +240,9 @@ def mlp_preactivation_gradients(model: MLP, x: torch.Tensor) -> tuple[torch.Tens
     return h, out
 
 
-def mlp_preactivation_grad_sqnorms(model: MLP, x: torch.Tensor, projections: int = 0,
-                                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+def mlp_preactivation_grad_sqnorms(
+    model: MLP, x: torch.Tensor, projections: int = 0, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
     """Logits and, per hidden layer, (z, ||grad_x z_j||^2): pre-activations and their squared gradient norms.
 
     ``projections`` = 0, or at least the input dimension: exact, from the Jacobians. Otherwise
@@ -254,7 +282,9 @@ def count_parameters(model: nn.Module) -> int:
 # ----------------------------------------------------------------------------- user models
 
 
-def load_user_model(path: str | Path, input_shape: tuple[int, ...], num_classes: int | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+def load_user_model(
+    path: str | Path, input_shape: tuple[int, ...], num_classes: int | None = None
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """Load a user's classifier: a ``torch.export`` program (.pt2) or TorchScript (.pt).
 
     SECURITY: both formats run code written by the file's author; only load models
@@ -277,7 +307,7 @@ def load_user_model(path: str | Path, input_shape: tuple[int, ...], num_classes:
             raise ModelError("unsupported model format; use a torch.export program (.pt2) or TorchScript (.pt)", p)
     except ModelError:
         raise
-    except Exception as exc:  # torch raises many kinds for foreign or corrupt files
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for foreign or corrupt files
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"cannot load model ({msg[:200]})", p) from None
     shape = tuple(int(s) for s in input_shape)
@@ -285,10 +315,11 @@ def load_user_model(path: str | Path, input_shape: tuple[int, ...], num_classes:
     try:
         with torch.no_grad():
             out = model(probe)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - turned into a typed error
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"model does not accept inputs of shape (N, {', '.join(map(str, shape))}) ({msg[:200]})",
-                         p) from None
+        raise ModelError(
+            f"model does not accept inputs of shape (N, {', '.join(map(str, shape))}) ({msg[:200]})", p
+        ) from None
     if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 2:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ModelError(f"model must return logits of shape (N, classes), got {got} for a batch of 2", p)

@@ -13,18 +13,20 @@ seeded from (seed, epoch, batch), without touching the caller's global RNG.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.device import DEVICE_CHOICES, select_device
-from core.events import CancelToken, Finished, Progress
-from core.params import param, validate_config
-from core.robust.data import Dataset
-from core.robust.methods import METHOD_NAMES, METHODS, Batch, check_method
+from levelset_studio.core.device import DEVICE_CHOICES, select_device
+from levelset_studio.core.events import CancelToken, Finished, Milestone, Progress
+from levelset_studio.core.params import param, validate_config
+from levelset_studio.core.robust.attacks import Norm
+from levelset_studio.core.robust.data import Dataset
+from levelset_studio.core.robust.methods import METHOD_NAMES, METHODS, Batch, check_method
 
 NORM_CHOICES: tuple[str, ...] = ("linf", "l2")
 
@@ -33,54 +35,114 @@ NORM_CHOICES: tuple[str, ...] = ("linf", "l2")
 class TrainConfig:
     """How to train a classifier. Distances are in input units (inputs live in [0, 1])."""
 
-    method: str = param("standard", "Method",
-                        "training method: standard cross-entropy, fgsm (fast adversarial), pgd (Madry), trades, "
-                        "levelset (CNLS margin), cure, roll", choices=METHOD_NAMES)
+    method: str = param(
+        "standard",
+        "Method",
+        "training method: standard cross-entropy, fgsm (fast adversarial), pgd (Madry), trades, "
+        "levelset (CNLS margin), cure, roll",
+        choices=METHOD_NAMES,
+    )
     epochs: int = param(10, "Epochs", "passes over the training set (per run)", minimum=1, maximum=100_000)
     batch_size: int = param(128, "Batch size", "examples per step", minimum=1, maximum=1_000_000)
     lr: float = param(1e-3, "Learning rate", "Adam step size", minimum=1e-7, maximum=10.0)
-    eps: float = param(0.1, "Epsilon", "attack radius for fgsm, pgd and trades training", minimum=0.0,
-                       maximum=1.0, unit="input units")
-    eps_warmup: float = param(0.0, "Epsilon warm-up", "epochs over which eps grows linearly from 0 (adversarial "
-                              "training at large eps, e.g. MNIST 0.3 with an MLP, can collapse without it)",
-                              minimum=0.0, maximum=10_000.0, advanced=True, unit="epochs")
-    norm: str = param("linf", "Norm", "norm of the attack ball and of boundary distances", choices=NORM_CHOICES,
-                      advanced=True)
-    pgd_steps: int = param(10, "PGD steps", "attack steps per batch (pgd, trades)", minimum=1, maximum=1000,
-                           advanced=True)
-    pgd_alpha: float = param(0.0, "PGD step size", "step of the attack (0: 2.5 eps / steps)", minimum=0.0,
-                             maximum=1.0, advanced=True, unit="input units")
-    trades_beta: float = param(6.0, "TRADES beta", "weight of the robustness (KL) term", minimum=0.0,
-                               maximum=100.0, advanced=True)
-    levelset_eps_c: float = param(0.15, "Margin target (correct)",
-                                  "wanted distance from correctly classified points to the boundary; also the "
-                                  "radius searched for boundary samples (MNIST recipe 0.4)",
-                                  minimum=1e-4, maximum=1.0, unit="input units")
-    levelset_eps_w: float = param(0.15, "Margin target (wrong)",
-                                  "how far past a misclassified point the boundary is pushed (MNIST recipe 0.5)",
-                                  minimum=0.0, maximum=1.0, advanced=True, unit="input units")
-    levelset_weight: float = param(1.0, "Margin weight", "weight w of the correctly classified points' term",
-                                   minimum=0.0, maximum=100.0, advanced=True)
-    levelset_steps: int = param(10, "Boundary search steps",
-                                "sign-gradient steps of the boundary sampler (MNIST recipe 40)",
-                                minimum=1, maximum=1000, advanced=True)
-    cure_lambda: float = param(4.0, "CURE lambda", "weight of the curvature term", minimum=0.0, maximum=1000.0,
-                               advanced=True)
-    cure_h: float = param(3.0, "CURE h", "final L2 length of the finite-difference step (ramped up from 0.1; "
-                          "MNIST 3, 2D sets about 0.1)", minimum=1e-4, maximum=100.0, advanced=True,
-                          unit="input units")
-    roll_lambda: float = param(2.0, "ROLL lambda", "weight of the linear-region regularizer", minimum=0.0,
-                               maximum=1000.0, advanced=True)
-    roll_c: float = param(0.25, "ROLL C", "weight of the hinge on small pre-activations", minimum=0.0,
-                          maximum=100.0, advanced=True)
-    roll_projections: int = param(8, "ROLL projections",
-                                  "random directions estimating the hidden gradients' norms (exact when the input "
-                                  "has at most this many dimensions; 0: always exact, slow on images)",
-                                  minimum=0, maximum=4096, advanced=True)
-    seed: int = param(0, "Seed", "seed of the initial weights, shuffling and random starts", minimum=0,
-                      maximum=2**31 - 1)
-    device: str = param("auto", "Device", "where to train (auto: CUDA, then MPS, then CPU)",
-                        choices=DEVICE_CHOICES, advanced=True)
+    eps: float = param(
+        0.1, "Epsilon", "attack radius for fgsm, pgd and trades training", minimum=0.0, maximum=1.0, unit="input units"
+    )
+    eps_warmup: float = param(
+        0.0,
+        "Epsilon warm-up",
+        "epochs over which eps grows linearly from 0 (adversarial "
+        "training at large eps, e.g. MNIST 0.3 with an MLP, can collapse without it)",
+        minimum=0.0,
+        maximum=10_000.0,
+        advanced=True,
+        unit="epochs",
+    )
+    norm: Norm = param(
+        "linf", "Norm", "norm of the attack ball and of boundary distances", choices=NORM_CHOICES, advanced=True
+    )
+    pgd_steps: int = param(
+        10, "PGD steps", "attack steps per batch (pgd, trades)", minimum=1, maximum=1000, advanced=True
+    )
+    pgd_alpha: float = param(
+        0.0,
+        "PGD step size",
+        "step of the attack (0: 2.5 eps / steps)",
+        minimum=0.0,
+        maximum=1.0,
+        advanced=True,
+        unit="input units",
+    )
+    trades_beta: float = param(
+        6.0, "TRADES beta", "weight of the robustness (KL) term", minimum=0.0, maximum=100.0, advanced=True
+    )
+    levelset_eps_c: float = param(
+        0.15,
+        "Margin target (correct)",
+        "wanted distance from correctly classified points to the boundary; also the "
+        "radius searched for boundary samples (MNIST recipe 0.4)",
+        minimum=1e-4,
+        maximum=1.0,
+        unit="input units",
+    )
+    levelset_eps_w: float = param(
+        0.15,
+        "Margin target (wrong)",
+        "how far past a misclassified point the boundary is pushed (MNIST recipe 0.5)",
+        minimum=0.0,
+        maximum=1.0,
+        advanced=True,
+        unit="input units",
+    )
+    levelset_weight: float = param(
+        1.0,
+        "Margin weight",
+        "weight w of the correctly classified points' term",
+        minimum=0.0,
+        maximum=100.0,
+        advanced=True,
+    )
+    levelset_steps: int = param(
+        10,
+        "Boundary search steps",
+        "sign-gradient steps of the boundary sampler (MNIST recipe 40)",
+        minimum=1,
+        maximum=1000,
+        advanced=True,
+    )
+    cure_lambda: float = param(
+        4.0, "CURE lambda", "weight of the curvature term", minimum=0.0, maximum=1000.0, advanced=True
+    )
+    cure_h: float = param(
+        3.0,
+        "CURE h",
+        "final L2 length of the finite-difference step (ramped up from 0.1; MNIST 3, 2D sets about 0.1)",
+        minimum=1e-4,
+        maximum=100.0,
+        advanced=True,
+        unit="input units",
+    )
+    roll_lambda: float = param(
+        2.0, "ROLL lambda", "weight of the linear-region regularizer", minimum=0.0, maximum=1000.0, advanced=True
+    )
+    roll_c: float = param(
+        0.25, "ROLL C", "weight of the hinge on small pre-activations", minimum=0.0, maximum=100.0, advanced=True
+    )
+    roll_projections: int = param(
+        8,
+        "ROLL projections",
+        "random directions estimating the hidden gradients' norms (exact when the input "
+        "has at most this many dimensions; 0: always exact, slow on images)",
+        minimum=0,
+        maximum=4096,
+        advanced=True,
+    )
+    seed: int = param(
+        0, "Seed", "seed of the initial weights, shuffling and random starts", minimum=0, maximum=2**31 - 1
+    )
+    device: str = param(
+        "auto", "Device", "where to train (auto: CUDA, then MPS, then CPU)", choices=DEVICE_CHOICES, advanced=True
+    )
 
     def __post_init__(self) -> None:
         validate_config(self)
@@ -100,7 +162,7 @@ class TrainResult:
 def predict_logits(model: Any, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
     """Logits for ``x`` in batches, on the model's device, returned on the CPU."""
     device = _device_of(model)
-    out = [model(x[i:i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
+    out = [model(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
     return torch.cat(out) if out else torch.zeros(0, 0)
 
 
@@ -118,8 +180,9 @@ def evaluate_accuracy(model: Any, x: torch.Tensor, y: torch.Tensor, batch_size: 
             model.train()
 
 
-def evaluate_loss_and_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                               batch_size: int = 1024) -> tuple[float, float]:
+def evaluate_loss_and_accuracy(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024
+) -> tuple[float, float]:
     was = model.training
     model.eval()
     try:
@@ -153,9 +216,16 @@ class _Position:
 class RobustTrainer:
     """Train ``model`` on ``dataset`` with ``config.method`` (Adam, mini-batches)."""
 
-    def __init__(self, model: nn.Module, dataset: Dataset, config: TrainConfig, *,
-                 optimizer_state: dict | None = None, epoch: int = 0,
-                 history: list[dict[str, float]] | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        dataset: Dataset,
+        config: TrainConfig,
+        *,
+        optimizer_state: dict | None = None,
+        epoch: int = 0,
+        history: list[dict[str, float]] | None = None,
+    ) -> None:
         check_method(model, config)
         self.config = config
         self.dataset = dataset
@@ -201,7 +271,7 @@ class RobustTrainer:
                 if cancel is not None:
                     cancel.raise_if_cancelled()
                 b = self._pos.batch
-                idx = order[b * c.batch_size:(b + 1) * c.batch_size]
+                idx = order[b * c.batch_size : (b + 1) * c.batch_size]
                 x, y = xs[idx].to(self.device), ys[idx].to(self.device)
                 t0 = time.perf_counter()
                 self.model.train()
@@ -227,25 +297,46 @@ class RobustTrainer:
                 if c.method in ("fgsm", "pgd", "trades"):
                     metrics["eps"] = eps
                 metrics.update(out.metrics)
-                yield Progress(step=done, total=total, elapsed=elapsed, metrics=metrics,
-                               remaining=elapsed / done * (total - done), message="batch")
+                yield Progress(
+                    step=done,
+                    total=total,
+                    elapsed=elapsed,
+                    metrics=metrics,
+                    remaining=elapsed / done * (total - done),
+                    message="batch",
+                )
             s = self._pos.sums
-            test_loss, test_acc = evaluate_loss_and_accuracy(self.model, self.dataset.x_test.to(self.device),
-                                                             self.dataset.y_test.to(self.device))
-            record = {"epoch": float(e + 1), "train_loss": s["loss"] / s["n"], "train_acc": s["correct"] / s["n"],
-                      "test_loss": test_loss, "test_acc": test_acc, "train_time": self.train_time}
+            test_loss, test_acc = evaluate_loss_and_accuracy(
+                self.model, self.dataset.x_test.to(self.device), self.dataset.y_test.to(self.device)
+            )
+            record = {
+                "epoch": float(e + 1),
+                "train_loss": s["loss"] / s["n"],
+                "train_acc": s["correct"] / s["n"],
+                "test_loss": test_loss,
+                "test_acc": test_acc,
+                "train_time": self.train_time,
+            }
             self.history.append(record)
             self._pos = _Position(epoch=e + 1)
             elapsed = time.perf_counter() - start
-            yield Progress(step=done, total=total, elapsed=elapsed, metrics=dict(record),
-                           remaining=elapsed / max(done, 1) * (total - done), message=f"epoch {e + 1}/{self._target}")
+            yield Milestone(
+                step=done,
+                total=total,
+                elapsed=elapsed,
+                metrics=dict(record),
+                remaining=elapsed / max(done, 1) * (total - done),
+                message=f"epoch {e + 1}/{self._target}",
+            )
         self.model.eval()
-        yield Finished(TrainResult(self.model, self._pos.epoch, tuple(self.history), self.train_time),
-                       time.perf_counter() - start)
+        yield Finished(
+            TrainResult(self.model, self._pos.epoch, tuple(self.history), self.train_time), time.perf_counter() - start
+        )
 
 
-def train_classifier(model: nn.Module, dataset: Dataset, config: TrainConfig,
-                     cancel: CancelToken | None = None) -> TrainResult:
+def train_classifier(
+    model: nn.Module, dataset: Dataset, config: TrainConfig, cancel: CancelToken | None = None
+) -> TrainResult:
     """Run a trainer to the end and return its result (for scripts and tests)."""
     result = None
     for ev in RobustTrainer(model, dataset, config).run(cancel):

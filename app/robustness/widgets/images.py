@@ -8,8 +8,8 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGridLayout, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from app.robustness.colors import gray_to_qimage
-from app.robustness.widgets.plots import FigurePanel
+from levelset_studio.app.robustness.colors import gray_to_qimage
+from levelset_studio.app.robustness.widgets.plots import FigurePanel
 
 
 def _as_2d(img: np.ndarray) -> np.ndarray:
@@ -114,12 +114,24 @@ class AdversarialView(QWidget):
         self.ax.clear()
         self.probs.redraw()
 
-    def set_result(self, x: np.ndarray, x_adv: np.ndarray, p_before: np.ndarray, p_after: np.ndarray,
-                   class_names, label: int, attack: str, eps: float, norm_text: str = "") -> None:
+    def set_result(
+        self,
+        x: np.ndarray,
+        x_adv: np.ndarray,
+        p_before: np.ndarray,
+        p_after: np.ndarray,
+        class_names,
+        label: int,
+        attack: str,
+        eps: float,
+        norm_text: str = "",
+    ) -> None:
         x2, xa2 = _as_2d(x), _as_2d(x_adv)
         pert = xa2 - x2
         peak = float(np.abs(pert).max())
-        self.result = dict(x=x2, x_adv=xa2, perturbation=pert, p_before=np.asarray(p_before), p_after=np.asarray(p_after))
+        self.result = dict(
+            x=x2, x_adv=xa2, perturbation=pert, p_before=np.asarray(p_before), p_after=np.asarray(p_after)
+        )
         amp = 1.0 / peak if peak > 0 else 1.0
         self.labels["clean"].setPixmap(image_pixmap(x2, self.size))
         self.labels["perturbation"].setPixmap(image_pixmap(pert * amp, self.size, signed=True))
@@ -127,7 +139,9 @@ class AdversarialView(QWidget):
         pb, pa = int(np.argmax(p_before)), int(np.argmax(p_after))
         self.captions["clean"].setText(f"clean: {class_names[pb]} ({p_before[pb]:.0%}), true {class_names[label]}")
         self.captions["perturbation"].setText(f"{attack} perturbation ×{amp:.1f}\nmax |δ| {peak:.3f}{norm_text}")
-        self.captions["adversarial"].setText(f"adversarial: {class_names[pa]} ({p_after[pa]:.0%})" + ("  ✗ fooled" if pa != label else ""))
+        self.captions["adversarial"].setText(
+            f"adversarial: {class_names[pa]} ({p_after[pa]:.0%})" + ("  ✗ fooled" if pa != label else "")
+        )
         ax = self.ax
         ax.clear()
         k = np.arange(len(p_before))
@@ -137,5 +151,7 @@ class AdversarialView(QWidget):
         ax.set_ylim(0, 1)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7)
-        self.probs.set_table(["class", "p_before", "p_after"], [[str(class_names[i]), float(p_before[i]), float(p_after[i])] for i in k])
+        self.probs.set_table(
+            ["class", "p_before", "p_after"], [[str(class_names[i]), float(p_before[i]), float(p_after[i])] for i in k]
+        )
         self.probs.redraw()

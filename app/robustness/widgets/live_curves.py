@@ -24,12 +24,12 @@ SERIES = (  # (metric, panel, colour, dashed)
 
 
 class _Canvas(QWidget):
-    def __init__(self, owner: "LiveCurves"):
+    def __init__(self, owner: LiveCurves):
         super().__init__(owner)
         self.owner = owner
         self.setMinimumSize(220, 170)
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         p.fillRect(self.rect(), QColor("white"))
@@ -38,13 +38,18 @@ class _Canvas(QWidget):
         o = self.owner
         left, right, top, gap, bottom = 44, 8, 6, 14, fm.height() + 6
         h = (self.height() - top - bottom - gap) / 2
-        panels = [QRectF(left, top, self.width() - left - right, h), QRectF(left, top + h + gap, self.width() - left - right, h)]
+        panels = [
+            QRectF(left, top, self.width() - left - right, h),
+            QRectF(left, top + h + gap, self.width() - left - right, h),
+        ]
         xs = o.steps
         x0, x1 = (min(xs), max(xs)) if xs else (0.0, 1.0)
         if x1 <= x0:
             x1 = x0 + 1.0
         for k, rect in enumerate(panels):
-            vals = [v for name, panel, _, _ in SERIES if panel == k for v in o.history.get(name, []) if math.isfinite(v)]
+            vals = [
+                v for name, panel, _, _ in SERIES if panel == k for v in o.history.get(name, []) if math.isfinite(v)
+            ]
             lo, hi = (0.0, 1.0) if k == 1 else ((min(vals), max(vals)) if vals else (0.0, 1.0))
             if k == 0:
                 lo = min(lo, 0.0)
@@ -53,12 +58,19 @@ class _Canvas(QWidget):
             p.drawRect(rect)
             p.setPen(QColor("#444444"))
             p.drawText(QRectF(0, rect.top() - 2, left - 4, fm.height()), Qt.AlignmentFlag.AlignRight, f"{hi:.2g}")
-            p.drawText(QRectF(0, rect.bottom() - fm.height() + 2, left - 4, fm.height()), Qt.AlignmentFlag.AlignRight, f"{lo:.2g}")
+            p.drawText(
+                QRectF(0, rect.bottom() - fm.height() + 2, left - 4, fm.height()),
+                Qt.AlignmentFlag.AlignRight,
+                f"{lo:.2g}",
+            )
             p.save()
             p.translate(10, rect.center().y())
             p.rotate(-90)
-            p.drawText(QRectF(-rect.height() / 2, -6, rect.height(), fm.height()), Qt.AlignmentFlag.AlignCenter,
-                       "loss" if k == 0 else "accuracy")
+            p.drawText(
+                QRectF(-rect.height() / 2, -6, rect.height(), fm.height()),
+                Qt.AlignmentFlag.AlignCenter,
+                "loss" if k == 0 else "accuracy",
+            )
             p.restore()
             # loss falls and accuracy rises: legends where the curves are not
             legend_y = rect.top() + fm.ascent() + 2 if k == 0 else rect.bottom() - 2 * fm.height() + fm.ascent() - 2
@@ -71,8 +83,10 @@ class _Canvas(QWidget):
                 for x, v in zip(xs, o.history[name]):
                     if not math.isfinite(v):
                         continue
-                    pt = QPointF(rect.left() + (x - x0) / (x1 - x0) * rect.width(),
-                                 rect.bottom() - (v - lo) / (hi - lo) * rect.height())
+                    pt = QPointF(
+                        rect.left() + (x - x0) / (x1 - x0) * rect.width(),
+                        rect.bottom() - (v - lo) / (hi - lo) * rect.height(),
+                    )
                     if started:
                         path.lineTo(pt)
                     else:
@@ -85,8 +99,11 @@ class _Canvas(QWidget):
                 p.drawText(QPointF(rect.right() - 58, legend_y), name.split("_")[0])
                 legend_y += fm.height()
         p.setPen(QColor("#444444"))
-        p.drawText(QRectF(left, self.height() - bottom + 2, self.width() - left - right, fm.height()),
-                   Qt.AlignmentFlag.AlignCenter, f"epoch {x0:g} … {x1:g}" if xs else "epoch")
+        p.drawText(
+            QRectF(left, self.height() - bottom + 2, self.width() - left - right, fm.height()),
+            Qt.AlignmentFlag.AlignCenter,
+            f"epoch {x0:g} … {x1:g}" if xs else "epoch",
+        )
         p.end()
 
 

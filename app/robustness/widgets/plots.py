@@ -7,8 +7,8 @@ Every panel keeps the numbers it draws (``table()``: header and rows) so that
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
@@ -16,7 +16,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from app.robustness.colors import CLASS_COLORS
+from levelset_studio.app.robustness.colors import CLASS_COLORS
 
 MODEL_STYLES = ("-", "--", ":", "-.")
 
@@ -24,8 +24,7 @@ MODEL_STYLES = ("-", "--", ":", "-.")
 class FigurePanel(QWidget):
     """A matplotlib canvas with 'PNG' and 'CSV' export buttons."""
 
-    def __init__(self, title: str, parent: QWidget | None = None, figsize=(4.0, 3.0),
-                 margins: dict | None = None):
+    def __init__(self, title: str, parent: QWidget | None = None, figsize=(4.0, 3.0), margins: dict | None = None):
         super().__init__(parent)
         self.title = title
         # Fixed margins, not constrained layout: a layout pass costs more than the drawing
@@ -97,7 +96,7 @@ class FigurePanel(QWidget):
         else:
             self._dirty = True
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         if self._dirty:
             self._dirty = False
@@ -184,8 +183,12 @@ class CrossSectionPlot(FigurePanel):
     direction, next to the loss surface over the same plane."""
 
     def __init__(self, title: str = "Cross-section", parent: QWidget | None = None, with_loss: bool = True):
-        super().__init__(title, parent, figsize=(5.0, 2.6),
-                         margins={"left": 0.1, "right": 0.89, "bottom": 0.17, "top": 0.9, "wspace": 0.3})
+        super().__init__(
+            title,
+            parent,
+            figsize=(5.0, 2.6),
+            margins={"left": 0.1, "right": 0.89, "bottom": 0.17, "top": 0.9, "wspace": 0.3},
+        )
         self.with_loss = with_loss
         self.ax_cls = self.figure.add_subplot(121 if with_loss else 111)
         self.ax_loss = self.figure.add_subplot(122) if with_loss else None
@@ -193,11 +196,26 @@ class CrossSectionPlot(FigurePanel):
         self.data: dict | None = None
         self._draw()
 
-    def set_section(self, a: np.ndarray, b: np.ndarray, classes: np.ndarray, loss: np.ndarray | None,
-                    num_classes: int, label: int | None = None, adv_at: float | None = None) -> None:
+    def set_section(
+        self,
+        a: np.ndarray,
+        b: np.ndarray,
+        classes: np.ndarray,
+        loss: np.ndarray | None,
+        num_classes: int,
+        label: int | None = None,
+        adv_at: float | None = None,
+    ) -> None:
         """``classes``/``loss`` are (len(b), len(a)) grids over offsets a (adversarial) x b (random)."""
-        self.data = dict(a=np.asarray(a), b=np.asarray(b), classes=np.asarray(classes), loss=None if loss is None else np.asarray(loss),
-                         num_classes=int(num_classes), label=label, adv_at=adv_at)
+        self.data = dict(
+            a=np.asarray(a),
+            b=np.asarray(b),
+            classes=np.asarray(classes),
+            loss=None if loss is None else np.asarray(loss),
+            num_classes=int(num_classes),
+            label=label,
+            adv_at=adv_at,
+        )
         self._draw()
 
     def _draw(self) -> None:
@@ -206,14 +224,25 @@ class CrossSectionPlot(FigurePanel):
             self.ax_loss.clear()
         d = self.data
         if d is None:
-            self.ax_cls.text(0.5, 0.5, "select a point", ha="center", va="center", transform=self.ax_cls.transAxes, color="gray")
+            self.ax_cls.text(
+                0.5, 0.5, "select a point", ha="center", va="center", transform=self.ax_cls.transAxes, color="gray"
+            )
             self.set_table([], [])
             self.redraw()
             return
         a, b, cls = d["a"], d["b"], d["classes"]
         ext = (a[0], a[-1], b[0], b[-1])
         cmap = ListedColormap([CLASS_COLORS[k % len(CLASS_COLORS)] for k in range(d["num_classes"])])
-        self.ax_cls.imshow(cls, origin="lower", extent=ext, aspect="auto", cmap=cmap, vmin=-0.5, vmax=d["num_classes"] - 0.5, interpolation="nearest")
+        self.ax_cls.imshow(
+            cls,
+            origin="lower",
+            extent=ext,
+            aspect="auto",
+            cmap=cmap,
+            vmin=-0.5,
+            vmax=d["num_classes"] - 0.5,
+            interpolation="nearest",
+        )
         self.ax_cls.plot([0], [0], "k*", ms=9)
         if d["adv_at"] is not None and np.isfinite(d["adv_at"]):
             self.ax_cls.axvline(d["adv_at"], color="k", ls="--", lw=0.8)  # DeepFool's boundary distance

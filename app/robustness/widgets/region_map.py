@@ -18,7 +18,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from app.robustness.colors import class_color, pattern_rgb, region_rgb, rgb_to_qimage
+from levelset_studio.app.robustness.colors import class_color, pattern_rgb, region_rgb, rgb_to_qimage
 
 
 @dataclass
@@ -85,8 +85,13 @@ class RegionMap(QWidget):
         s.paths, s.selected, s.note = [], None, ""
         self.update()
 
-    def set_region(self, predicted: np.ndarray, confidence: np.ndarray, num_classes: int,
-                   extent: tuple[float, float, float, float] | None = None) -> None:
+    def set_region(
+        self,
+        predicted: np.ndarray,
+        confidence: np.ndarray,
+        num_classes: int,
+        extent: tuple[float, float, float, float] | None = None,
+    ) -> None:
         """A new region grid: predicted class and its probability (H, W); row 0 is the lowest y."""
         self.state.predicted, self.state.confidence, self.state.num_classes = predicted, confidence, int(num_classes)
         if extent is not None:
@@ -170,10 +175,13 @@ class RegionMap(QWidget):
         return QPointF(float(p[0]), float(p[1]))
 
     # ----------------------------------------------------------------- mouse
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
         best: tuple[float, str, int] | None = None
-        for name, pts, shown in (("train", self.state.x_train, self.show_train), ("test", self.state.x_test, self.show_test)):
+        for name, pts, shown in (
+            ("train", self.state.x_train, self.show_train),
+            ("test", self.state.x_test, self.show_test),
+        ):
             if pts is None or not shown or len(pts) == 0:
                 continue
             pix = self.to_pixel(pts)
@@ -186,7 +194,7 @@ class RegionMap(QWidget):
         super().mousePressEvent(event)
 
     # ----------------------------------------------------------------- paint
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         p.fillRect(self.rect(), QColor("#fafafa"))
@@ -212,8 +220,20 @@ class RegionMap(QWidget):
 
         # The points and overlays do not change while the model trains: they are drawn
         # once into a cached layer and only blitted with each new region image.
-        key = (self.width(), self.height(), id(s.x_train), id(s.x_test), id(s.boundary), s.eps, s.eps_norm, s.extent,
-               self.show_train, self.show_test, self.show_boundary, self.show_eps_balls)
+        key = (
+            self.width(),
+            self.height(),
+            id(s.x_train),
+            id(s.x_test),
+            id(s.boundary),
+            s.eps,
+            s.eps_norm,
+            s.extent,
+            self.show_train,
+            self.show_test,
+            self.show_boundary,
+            self.show_eps_balls,
+        )
         if self._layer is None or self._layer_key != key:
             self._layer = self._render_layer()
             self._layer_key = key

@@ -1,1 +1,0 @@
-"""Reconstruction engine: implicit networks trained with the level-set sampling loss (METHODS.md 1-4)."""

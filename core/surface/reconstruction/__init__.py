@@ -1,0 +1,1 @@
+"""Reconstruction from a scan: the level-set engine (and IGR), and the screened Poisson baseline."""

@@ -1,0 +1,1 @@
+"""Point clouds: the Scan value, scan files, cleaning and the virtual scanner."""
