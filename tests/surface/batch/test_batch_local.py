@@ -32,7 +32,6 @@ def test_three_scans_give_three_meshes_and_rows_then_a_rerun_skips_them(scans, t
     assert report_rows(out) == rows
 
 
-
 def test_force_redoes_a_scan_and_a_deleted_mesh_is_redone(scans, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["batch", str(scans[0]), str(scans[1]), "-o", str(out), *FAST]) == 0
