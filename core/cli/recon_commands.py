@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", metavar="CKPT", help="continue training from a checkpoint of the same scan")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     add_arguments(p.add_argument_group("reconstruction"), ReconstructionConfig, exclude=("method",))
+    from levelset_studio.core.surface.scans.scanio import add_read_arguments
+
+    add_read_arguments(p)
     p.set_defaults(func=cmd_reconstruct)
 
 
@@ -54,16 +57,19 @@ def _config(args: argparse.Namespace):
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
+    from levelset_studio.core.cli.scan_commands import reading_notes
     from levelset_studio.core.surface.meshes.meshio import write_mesh
-    from levelset_studio.core.surface.scans.scanio import load_scan
+    from levelset_studio.core.surface.scans.scanio import load_scan, read_config_from_args
 
     cfg = _config(args)  # validate settings before reading anything
     out = Path(args.output)
     if args.method == "poisson" and (args.resume or args.checkpoint):
         raise ConfigError("--checkpoint/--resume apply to neural methods, not poisson")
-    scan = load_scan(args.scans)
+    scan = load_scan(args.scans, config=read_config_from_args(args))
     protect = list(scan.files) + [p for p in (args.resume, args.checkpoint) if p]
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
+    for line in reading_notes(scan):
+        say(line)
     t0 = time.perf_counter()
     if args.method == "poisson":
         from levelset_studio.core.surface.reconstruction.poisson import poisson_reconstruct
