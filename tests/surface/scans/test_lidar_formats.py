@@ -321,3 +321,13 @@ def test_lod_subsample_keeps_attributes_and_transform(tmp_path):
     assert np.array_equal(lod.intensity, scan.intensity[idx])
     assert scan.lod(10**6) is scan
     assert np.array_equal(scan.lod_indices(5000), idx)  # the same scan, the same subsample
+
+
+def test_readme_and_docs_tables_come_from_the_registry():
+    from levelset_studio.core.cli.docs_command import formats_page, formats_table
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert formats_table() in readme
+    assert (ROOT / "docs" / "formats.md").read_text(encoding="utf-8") == formats_page()
+    for spec in SCAN_FORMATS:
+        assert all(f"`{e}`" in formats_table() for e in spec.extensions)
