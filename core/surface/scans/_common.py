@@ -70,14 +70,20 @@ def check_geometry(points: np.ndarray, dropped: int, where: Path | None) -> None
 
 
 def clean_normals(normals: np.ndarray | None) -> np.ndarray | None:
-    """Unit float32 normals, or None when any is missing (a scan has all or none)."""
+    """Unit float32 normals, or None when any is missing (a scan has all or none).
+
+    Works in blocks, so a big cloud's normals are never copied whole in float64."""
     if normals is None:
         return None
-    n = normals.astype(np.float64)
-    length = np.linalg.norm(n, axis=1)
-    if not np.all(np.isfinite(length)) or np.any(length < 1e-12):
-        return None
-    return (n / length[:, None]).astype(np.float32)
+    out = np.empty(normals.shape, dtype=np.float32)
+    block = 1_000_000
+    for s in range(0, len(normals), block):
+        n = np.asarray(normals[s : s + block], dtype=np.float64)
+        length = np.linalg.norm(n, axis=1)
+        if not np.all(np.isfinite(length)) or np.any(length < 1e-12):
+            return None
+        out[s : s + block] = n / length[:, None]
+    return out
 
 
 def merge_optional(parts: list[np.ndarray | None]) -> np.ndarray | None:
@@ -88,8 +94,11 @@ def merge_optional(parts: list[np.ndarray | None]) -> np.ndarray | None:
     return np.concatenate(present) if len(present) > 1 else present[0]
 
 
-def stack(table: np.ndarray, names: Sequence[str]) -> np.ndarray:
-    return np.stack([np.asarray(table[n], dtype=np.float64) for n in names], axis=1)
+def stack(table: np.ndarray, names: Sequence[str], dtype: type = np.float64) -> np.ndarray:
+    out: np.ndarray = np.empty((len(table), len(names)), dtype=dtype)
+    for j, n in enumerate(names):
+        out[:, j] = table[n]
+    return out
 
 
 def colors01(values: np.ndarray, dtype: np.dtype) -> np.ndarray:

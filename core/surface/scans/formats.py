@@ -70,7 +70,8 @@ SCAN_FORMATS: tuple[FormatSpec, ...] = (
         writable=True,
         library="numpy (plyfile for unusual face lists)",
         mime="model/x-ply",
-        reader=_from_bytes(_ply.read_ply),
+        reader=_ply.read_ply_file,
+        chunked=True,  # binary point clouds
     ),
     FormatSpec(
         "PCD",

@@ -331,3 +331,15 @@ def test_readme_and_docs_tables_come_from_the_registry():
     assert (ROOT / "docs" / "formats.md").read_text(encoding="utf-8") == formats_page()
     for spec in SCAN_FORMATS:
         assert all(f"`{e}`" in formats_table() for e in spec.extensions)
+
+
+def test_binary_ply_point_cloud_read_in_chunks_under_a_budget(tmp_path):
+    pts = OFFSET + _sphere(50_000, 4)
+    normals = (pts - OFFSET) / 20.0
+    write_point_cloud(pts, tmp_path / "b.ply", normals, np.full((len(pts), 3), 0.5))
+    full = load_scan(tmp_path / "b.ply", config=ReadConfig(chunk_points=7000))
+    assert np.array_equal(full.points, pts) and np.allclose(full.normals, normals, atol=1e-6)
+    ticks = []
+    part = load_scan(tmp_path / "b.ply", progress=ticks.append, config=ReadConfig(max_points=5000, chunk_points=7000))
+    assert len(part) == 5000 and part.decimated == 45_000 and len(ticks) >= 8
+    assert np.isin(part.points[:, 0], pts[:, 0]).all() and part.colors is not None
