@@ -145,13 +145,14 @@ class ReadConfig:
 
 
 class Decimator:
-    """Keeps each point with probability ``budget / total`` while chunks stream past.
-
-    The kept count is close to the budget (binomial); :meth:`trim` cuts any excess at the end.
-    """
+    """Keeps each point with probability a little over ``budget / total`` while chunks
+    stream past; ``load_scan`` then trims the kept points to exactly the budget."""
 
     def __init__(self, total: int, budget: int | None, seed: int = 0) -> None:
-        self.rate = 1.0 if budget is None or total <= budget else budget / total
+        # A few standard deviations over the budget, so the binomial count almost never
+        # falls short; the reader's caller trims the excess to exactly the budget.
+        over = 1.0 if budget is None else 1.0 + 6.0 / np.sqrt(budget)
+        self.rate = 1.0 if budget is None or total <= budget * over else min(1.0, budget * over / total)
         self.budget = budget
         self.rng = np.random.default_rng(seed)
 
@@ -164,12 +165,6 @@ class Decimator:
         if not self.active:
             return None
         return self.rng.random(n, dtype=np.float32) < self.rate
-
-    def trim(self, n: int) -> np.ndarray | None:
-        """Sorted indices to keep when ``n`` exceeds the budget, or None."""
-        if self.budget is None or n <= self.budget:
-            return None
-        return np.sort(self.rng.choice(n, size=self.budget, replace=False))
 
 
 def subsample_indices(n: int, k: int, seed: int = 0) -> np.ndarray:

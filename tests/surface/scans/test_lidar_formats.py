@@ -343,3 +343,16 @@ def test_binary_ply_point_cloud_read_in_chunks_under_a_budget(tmp_path):
     part = load_scan(tmp_path / "b.ply", progress=ticks.append, config=ReadConfig(max_points=5000, chunk_points=7000))
     assert len(part) == 5000 and part.decimated == 45_000 and len(ticks) >= 8
     assert np.isin(part.points[:, 0], pts[:, 0]).all() and part.colors is not None
+
+
+def test_load_scan_job_runs_under_the_job_protocol(tmp_path):
+    from levelset_studio.core.jobs import run_job
+    from levelset_studio.core.surface.scans.scanio import load_scan_job
+
+    _las(tmp_path / "j.las", n=3000)
+    scan = run_job(load_scan_job(tmp_path / "j.las", ReadConfig(max_points=1000)))
+    assert len(scan) == 1000 and scan.decimated == 2000
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        run_job(load_scan_job(tmp_path / "j.las"), cancel=token)
