@@ -356,3 +356,22 @@ def test_load_scan_job_runs_under_the_job_protocol(tmp_path):
     token.cancel()
     with pytest.raises(Cancelled):
         run_job(load_scan_job(tmp_path / "j.las"), cancel=token)
+
+
+def test_normals_face_the_e57_scanners(tmp_path):
+    from levelset_studio.core.surface.scans.cleaning import estimate_normals
+    from levelset_studio.core.surface.scans.scan import Scan
+
+    _, _, _, centre = _e57_two_stations(tmp_path / "two.e57")
+    scan = load_scan(tmp_path / "two.e57")
+    nearest = np.argmin(np.linalg.norm(scan.points[:, None] - scan.stations[None], axis=2), axis=1)
+    to_scanner = scan.stations[nearest] - scan.points
+    normals = estimate_normals(scan, orient="scanner").normals
+    assert (np.einsum("ij,ij->i", normals, to_scanner) > 0).all()
+    # Where a scanner looks at the outside of the sphere, its normals point outward.
+    outward = scan.points - centre
+    seen = np.einsum("ij,ij->i", outward, to_scanner) > 0
+    assert seen.mean() > 0.5
+    assert (np.einsum("ij,ij->i", normals[seen], outward[seen]) > 0).mean() > 0.99
+    with pytest.raises(ScanError, match="scanner positions"):
+        estimate_normals(Scan(points=scan.points), orient="scanner")
