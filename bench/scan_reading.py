@@ -239,7 +239,7 @@ def big(args: argparse.Namespace) -> int:
         if args.reconstruct_budget:
             label += f" --max-points {int(float(args.reconstruct_budget)):,}"
         rows.append((f.name, n, label, time.perf_counter() - t0, 0, rss, note))
-        _print_row(rows[-1])
+        _print_row(rows[-1], header=len(rows) == 1)
     print(f"files in {work}; RSS is each process's peak (wait4), python + libraries included.")
     return 0
 
