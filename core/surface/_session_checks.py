@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import posixpath
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ def open_archive(path: Path) -> zipfile.ZipFile:
             if info.file_size > MAX_MEMBER_BYTES:
                 raise SessionError(f"member '{info.filename}' is implausibly large ({info.file_size} bytes)", path)
         bad = z.testzip()  # reads every member and checks its CRC: catches cut or altered data
-    except (zipfile.BadZipFile, EOFError, OSError, RuntimeError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError) as exc:
         z.close()
         raise SessionError(f"the session file is damaged ({_first_line(exc)})", path) from None
     except SessionError:
@@ -198,7 +199,7 @@ def read_mesh_arrays(z: zipfile.ZipFile, member: str, path: Path) -> tuple[np.nd
         with np.load(io.BytesIO(z.read(member)), allow_pickle=False) as npz:
             vertices = np.asarray(npz["vertices"])
             faces = np.asarray(npz["faces"])
-    except (KeyError, ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise SessionError(f"layer data '{member}' is not a mesh ({_first_line(exc)})", path) from None
     if vertices.ndim != 2 or vertices.shape[1] != 3 or vertices.dtype.kind != "f":
         raise SessionError(f"layer data '{member}': vertices must be an (N, 3) float array", path)
