@@ -56,6 +56,13 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ConfigError("give at least one SCAN (or --resume-session WORK.lss)")
     if args.resume_session and args.resume:
         raise ConfigError("--resume and --resume-session both name a network; give one")
+    from pathlib import Path
+
+    from levelset_studio.core.errors import WriteError
+
+    for flag, dest in (("-o", args.output), ("--save-session", args.save_session), ("--checkpoint", args.checkpoint)):
+        if dest and not Path(dest).parent.is_dir():
+            raise WriteError(f"cannot write {flag}: the folder '{Path(dest).parent}' does not exist", dest)
     if args.checkpoint_every is not None:
         if not args.checkpoint:
             raise ConfigError("--checkpoint-every needs --checkpoint FILE")
