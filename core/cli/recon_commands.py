@@ -13,9 +13,6 @@ from levelset_studio.core.errors import ConfigError
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `reconstruct` to the `levelset` parser."""
-    from levelset_studio.core.params import add_arguments
-    from levelset_studio.core.surface.reconstruction.config import ReconstructionConfig
-
     p = sub.add_parser(
         "reconstruct",
         help="reconstruct a surface mesh from scans",
@@ -26,21 +23,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("scans", nargs="*", metavar="SCAN", help="scan files or a .conf scan set")
     p.add_argument("-o", "--output", required=True, metavar="MESH", help="output mesh (.ply, .obj, .stl, .off, .glb)")
+    p.add_argument("--checkpoint", metavar="CKPT", help="write the training state here at the end (or on Ctrl-C)")
+    p.add_argument("--resume", metavar="CKPT", help="continue training from a checkpoint of the same scan")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_reconstruct_arguments(p)
+    recon_safety.add_arguments(p)
+    p.set_defaults(func=cmd_reconstruct)
+
+
+def add_reconstruct_arguments(p: argparse.ArgumentParser) -> None:
+    """--method and every reconstruction setting (shared by `reconstruct` and `batch`)."""
+    from levelset_studio.core.params import add_arguments
+    from levelset_studio.core.surface.reconstruction.config import ReconstructionConfig
+
     p.add_argument(
         "--method",
         default="levelset",
         choices=("levelset", "igr", "poisson"),
         help="levelset (CNLS, default), igr (eikonal) or poisson (screened Poisson baseline)",
     )
-    p.add_argument("--checkpoint", metavar="CKPT", help="write the training state here at the end (or on Ctrl-C)")
-    p.add_argument("--resume", metavar="CKPT", help="continue training from a checkpoint of the same scan")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     add_arguments(p.add_argument_group("reconstruction"), ReconstructionConfig, exclude=("method",))
-    recon_safety.add_arguments(p)
-    p.set_defaults(func=cmd_reconstruct)
 
 
-def _config(args: argparse.Namespace):
+def reconstruct_config(args: argparse.Namespace):
+    """The validated ReconstructionConfig of parsed `add_reconstruct_arguments` flags."""
     from levelset_studio.core.params import config_from_args
     from levelset_studio.core.surface.reconstruction.config import ReconstructionConfig
 
@@ -59,7 +65,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     from levelset_studio.core.surface.meshes.meshio import write_mesh
     from levelset_studio.core.surface.scans.scanio import load_scan
 
-    cfg = _config(args)  # validate settings before reading anything
+    cfg = reconstruct_config(args)  # validate settings before reading anything
     recon_safety.check_arguments(args)
     out = Path(args.output)
     if args.method == "poisson" and (args.resume or args.checkpoint):
