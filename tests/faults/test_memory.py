@@ -62,7 +62,7 @@ def test_reconstruct_refuses_a_resolution_that_cannot_fit(scan_file, tmp_path):
     assert r.returncode == 2, r.stderr
     line = r.stderr.strip().splitlines()[-1]
     assert line.startswith("levelset: error: the reconstruction needs about") and "mesh at 1024^3" in line
-    assert "--resolution (now 1024)" in line and "--max-points" in line and "--no-memory-check" in line
+    assert "--resolution (now 1024)" in line and "a point budget" in line and "--no-memory-check" in line
     assert "Traceback" not in r.stderr and not out.exists()
 
 
@@ -73,5 +73,5 @@ def test_a_huge_scan_is_refused_before_it_is_read(tmp_path):
     assert estimate_load([huge]).total > AS_LIMIT
     r = _limited("reconstruct", str(huge), "-o", str(tmp_path / "m.ply"))
     assert r.returncode == 2, r.stderr
-    assert r.stderr.startswith("levelset: error: reading the scan needs about") and "--max-points" in r.stderr
+    assert r.stderr.startswith("levelset: error: reading the scan needs about") and "point budget" in r.stderr
     assert "Traceback" not in r.stderr and r.stderr.count("\n") == 1
