@@ -247,6 +247,16 @@ def check_checkpoint_network(state: dict[str, Any], network: str | None, path: P
             raise SessionError(f"the checkpoint's weights hold NaN or infinite values ('{k}')", path)
 
 
+def load_failure_reason(exc: BaseException) -> str:
+    """A plain reason for a failed ``torch.load(weights_only=True)`` (torch's own text is long)."""
+    text = str(exc)
+    if "Weights only load failed" in text:
+        return "it holds objects other than tensors, which are never loaded"
+    if isinstance(exc, EOFError) or "central directory" in text or "zip archive" in text:
+        return "it is cut short or damaged"
+    return "it is not a torch checkpoint"
+
+
 def load_checkpoint_state(data: bytes, path: Path) -> dict[str, Any]:
     """The checkpoint's state dict, read with ``weights_only=True`` (no code is run)."""
     import torch
@@ -254,7 +264,7 @@ def load_checkpoint_state(data: bytes, path: Path) -> dict[str, Any]:
     try:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a corrupt or foreign file
-        raise SessionError(f"the session's checkpoint cannot be read ({_first_line(exc)})", path) from None
+        raise SessionError(f"the session's checkpoint cannot be read: {load_failure_reason(exc)}", path) from None
     if not isinstance(state, dict):
         raise SessionError("the session's checkpoint is not a reconstruction checkpoint", path)
     return state
