@@ -591,8 +591,9 @@ def _load_state(fh: Any, where: Any) -> dict[str, Any]:
     try:
         state = torch.load(fh, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a corrupt or foreign file
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CheckpointError(f"cannot read checkpoint ({msg[:120]})", where) from None
+        from levelset_studio.core.surface._session_checks import load_failure_reason
+
+        raise CheckpointError(f"cannot read checkpoint: {load_failure_reason(exc)}", where) from None
     if not isinstance(state, dict) or state.get("kind") != CHECKPOINT_KIND:
         raise CheckpointError("not a LevelSet Studio reconstruction checkpoint", where)
     if state.get("version") != CHECKPOINT_VERSION:
