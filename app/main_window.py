@@ -16,6 +16,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
+from levelset_studio.app.autosave import Autosaver
 from levelset_studio.app.dialogs import show_about, show_error
 from levelset_studio.app.reconstruct.tab import ReconstructTab
 from levelset_studio.app.view3d import grab_window
@@ -80,6 +81,9 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.reconstruct_tab.status_message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.reconstruct_tab.busy_changed.connect(self._sync_actions)
+        # a recovery copy of the work, kept while the app runs (app/autosave.py)
+        self.autosave = Autosaver(self.reconstruct_tab, self)
+        self.autosave.failed.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self._restore_geometry()
         self._sync_actions()
         self.tabs.currentChanged.connect(self._route_shortcuts)
@@ -390,6 +394,7 @@ class MainWindow(QMainWindow):
         shutdown = getattr(self.robustness_tab, "shutdown", None)
         if callable(shutdown):
             shutdown()
+        self.autosave.discard()  # a clean exit: no recovery copy is needed
         self.reconstruct_tab.shutdown(2.0)
         for box in self.error_boxes:
             box.close()

@@ -790,21 +790,11 @@ class ReconstructTab(QWidget):
         return write_mesh(layer.data, path, protect=tuple(protect))
 
     # ------------------------------------------------------------------ session --
+    # (what a session holds and how it comes back: app/reconstruct/session_io.py)
     def session_data(self) -> Any:
-        from levelset_studio.core.params import config_to_dict
-        from levelset_studio.core.surface.session import SessionData
+        from levelset_studio.app.reconstruct.session_io import session_from_tab
 
-        scan_layer = self.layers.get(self.active_scan_name or "")
-        if scan_layer is None:
-            raise LevelSetError("open a scan before saving a session")
-        return SessionData(
-            scan_files=list(scan_layer.info.get("files", [])),
-            cleaning=scan_layer.info.get("cleaning"),
-            reconstruction=config_to_dict(self.recon_config)
-            if self.recon_config is not None and self.reconstructor is not None
-            else (self.recon_panel.values() if self.recon_panel else {}),
-            poisson=self.poisson_panel.values() if self.poisson_panel else {},
-        )
+        return session_from_tab(self)
 
     def save_session(self, path: str | Path) -> Path:
         from levelset_studio.core.surface.session import write_session
@@ -816,71 +806,35 @@ class ReconstructTab(QWidget):
         writer = None if rec is None else rec.save_checkpoint
         return write_session(path, data, writer)
 
-    def load_session(self, path: str | Path) -> JobHandle | None:
-        """Reopen a session: scans, cleaning, settings and the network (Continue trains on)."""
-        from levelset_studio.core.surface.session import read_session
+    def ask_for_file(self, missing: str) -> str | None:
+        """Where a session's moved scan is now (a file dialog; tests replace it)."""
+        from levelset_studio.app.reconstruct.session_io import ask_for_scan
+
+        return ask_for_scan(self, missing)
+
+    def load_session(self, path: str | Path, replacements: dict[str, str] | None = None) -> JobHandle | None:
+        """Reopen a session: every layer, settings, loss history and the network (Continue trains on)."""
+        from levelset_studio.app.reconstruct import session_io
+        from levelset_studio.core.errors import ScanMovedError
 
         if self.busy:
             self.report_error("wait for the running job to finish (or stop it) before loading a session")
             return None
-        try:
-            data = read_session(path, self._tmpdir.name)
-            recon_cls = self.recon_panel.config_cls if self.recon_panel else None
-            recon_config = recon_cls(**data.reconstruction) if recon_cls and data.reconstruction else None
-        except (LevelSetError, TypeError) as exc:
-            self.report_error(
-                str(exc) if isinstance(exc, LevelSetError) else f"{path}: bad settings in session ({exc})"
-            )
-            return None
-        cleaning_cls = self.cleaning_panel.config_cls if self.cleaning_panel else None
-
-        def job(token: Any) -> Any:
-            from levelset_studio.core.surface.scans.scanio import load_scan
-
-            scan = load_scan(data.scan_files)
-            raw = scan
-            cleaning = None
-            if data.cleaning and cleaning_cls is not None:
-                from levelset_studio.core.params import config_from_dict
-                from levelset_studio.core.surface.scans.cleaning import clean_scan
-
-                cleaning = config_from_dict(cleaning_cls, data.cleaning)
-                token.raise_if_cancelled()
-                scan, _report = clean_scan(scan, cleaning)
-            rec = mesh = None
-            if data.checkpoint is not None:
-                from levelset_studio.core.surface.reconstruction.trainer import Reconstructor
-
-                token.raise_if_cancelled()
-                rec = Reconstructor.load_checkpoint(data.checkpoint, scan)
-                res = recon_config.resolution if recon_config is not None else 128
-                mesh = rec.extract_mesh(res)
-            return raw, scan, rec, mesh
+        repl = dict(replacements or {})
 
         def done(out: Any) -> None:
-            raw, scan, rec, mesh = out
-            self._scan_ready(raw, data.scan_files)
-            if data.cleaning:
-                self._scan_ready(
-                    scan,
-                    data.scan_files,
-                    title=f"{self.layers[self.active_scan_name].title} (cleaned)",
-                    info={"cleaning": data.cleaning},
-                )
-            if self.recon_panel is not None and data.reconstruction:
-                self.recon_panel.set_values(data.reconstruction)
-            if self.poisson_panel is not None and data.poisson:
-                self.poisson_panel.set_values(data.poisson)
-            if self.cleaning_panel is not None and data.cleaning:
-                self.cleaning_panel.set_values(data.cleaning)
-            if rec is not None:
-                self.reconstructor = rec
-                self.recon_config = recon_config
-                name = self._new_name("levelset")
-                self.recon_layer = name
-                self.add_layer(Layer(name, "Level set (session)", "levelset", mesh, info={"config": recon_config}))
+            if isinstance(out, ScanMovedError):  # ask where the scan is now, then try again
+                found = self.ask_for_file(out.missing)
+                if not found:
+                    self.report_error(str(out))
+                    return
+                repl[out.missing] = found
+                handle.finished.connect(lambda: self.load_session(path, repl), Qt.ConnectionType.SingleShotConnection)
+                return
+            session_io.apply_restored(self, out)
             self._update_buttons()
             self.session_loaded.emit(str(path))
 
         self.status_message.emit(f"Loading session {Path(path).name} …")
-        return self._start("load", job, on_result=done)
+        handle = self._start("load", session_io.restore_job(path, repl), on_result=done)
+        return handle
