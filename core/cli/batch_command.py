@@ -10,7 +10,7 @@ from levelset_studio.core.errors import ConfigError
 DEFAULT_THREADS_PER_JOB = 1
 """Measured with bench/batch.py on a loaded 2-core machine (6 scans, 100 steps): 356 s one after
 another with 1 thread, 200 s with 2 single-thread jobs at a time; with 2 threads a job trained
-~8x slower (OpenMP threads fighting over the cores). One torch thread per job, one job per core."""
+~10x slower (OpenMP threads fighting over the cores). One torch thread per job, one job per core."""
 
 EXIT_SOME_FAILED = 1
 
