@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from levelset_studio.core.errors import ConfigError
@@ -124,6 +125,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from levelset_studio.core.surface.batch.plan import plan_inputs
     from levelset_studio.core.surface.batch.ray_runner import check_address
     from levelset_studio.core.surface.batch.report import REPORT_CSV
+    from levelset_studio.core.surface.scans.scanio import read_config_from_args
 
     cfg = reconstruct_config(args)  # validate every setting before anything runs
     if args.ray is not None:
@@ -136,6 +138,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         mesh_format=args.format,
         force=args.force,
         eval_samples=args.eval_samples,
+        read=dataclasses.asdict(read_config_from_args(args)),  # validated here, before any job
     )
     items = plan_inputs(args.inputs)
     out = Path(args.output)

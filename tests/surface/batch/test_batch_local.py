@@ -50,9 +50,11 @@ def test_force_redoes_a_scan_and_a_deleted_mesh_is_redone(scans, tmp_path, capsy
 
 def test_a_corrupt_scan_fails_its_row_only(scans, corrupt, tmp_path, capsys):
     out = tmp_path / "out"
-    rc = main(["batch", str(scans[0]), str(corrupt), str(scans[1]), "-o", str(out), *FAST])
+    # the reading options of reconstruct apply to every scan (a point budget here)
+    rc = main(["batch", str(scans[0]), str(corrupt), str(scans[1]), "-o", str(out), "--max-points", "800", *FAST])
     assert rc == 1  # some scan failed
     rows = report_rows(out)
+    assert rows[0]["points"] == rows[2]["points"] == 800
     assert [(r["name"], r["status"]) for r in rows] == [("sphere", "ok"), ("broken", "failed"), ("torus", "ok")]
     assert "truncated" in rows[1]["message"] and str(corrupt) in rows[1]["message"]
     assert rows[1]["mesh"] is None and not (out / "broken.ply").exists()
@@ -87,6 +89,7 @@ def test_bad_inputs_and_settings_are_one_line_errors(scans, tmp_path, capsys):
         (["batch", str(scans[0]), "-o", str(scans[0])], "the output is a file"),
         (["batch", str(scans[0]), "-o", str(tmp_path / "o"), "--resolution", "5"], "resolution"),
         (["batch", str(scans[0]), "-o", str(tmp_path / "o"), "--workers", "0"], "at least 1"),
+        (["batch", str(scans[0]), "-o", str(tmp_path / "o"), "--max-points", "3"], "--max-points must be at least"),
         (["batch", str(scans[0]), "-o", str(tmp_path / "o"), "--ray", "sphere.ply"], "not a Ray address"),
     ]
     (tmp_path / "empty").mkdir()
