@@ -116,3 +116,4 @@ class MeshSnapshot(Snapshot):
     step: int
     elapsed: float
     samples: Any = None
+    normals: Any = None  # (V, 3) float32 unit vertex normals (the network's gradient), or None

@@ -37,10 +37,37 @@ class Param:
     advanced: bool = False
     unit: str = ""
     optional: bool = False  # None is an allowed value ("not set")
+    # what 0 means, shown instead of the number ("auto", "off"); "" for a plain number
+    zero: str = ""
+    # ((other field, allowed values), ...): the setting applies only when every named
+    # field holds one of its values (e.g. (("method", ("igr",)),)); () = always
+    when: tuple[tuple[str, tuple[Any, ...]], ...] = ()
 
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
+
+    def applies(self, values: Mapping[str, Any]) -> bool:
+        """Whether this setting matters given the other settings' ``values``.
+
+        A field named in ``when`` but absent from ``values`` does not hide the setting.
+        """
+        return all(name not in values or values[name] in allowed for name, allowed in self.when)
+
+    def when_text(self) -> str:
+        """``when`` in words ("only when method is igr"), or ""."""
+        if not self.when:
+            return ""
+        parts = [f"{name} is {' or '.join(map(str, allowed))}" for name, allowed in self.when]
+        return "only when " + " and ".join(parts)
+
+    def value_text(self, value: Any) -> str:
+        """How a value reads to a person: the ``zero`` word for 0, "none" for not set."""
+        if value is None:
+            return "none"
+        if self.zero and not isinstance(value, bool) and isinstance(value, (int, float)) and value == 0:
+            return self.zero
+        return str(value)
 
     def range_text(self) -> str:
         if self.choices is not None:
@@ -103,8 +130,15 @@ def param(
     advanced: bool = False,
     unit: str = "",
     optional: bool = False,
+    zero: str = "",
+    when: Mapping[str, Any] | None = None,
 ) -> Any:
-    """Declare a config field with its user-facing description."""
+    """Declare a config field with its user-facing description.
+
+    ``zero``: the word for the value 0 ("auto", "off"), shown by the GUI and the help.
+    ``when``: ``{other_field: value or values}``; the setting applies only then (the GUI
+    hides it otherwise; the value still travels, so configs and sessions are unchanged).
+    """
     if kind is None:
         if default is None:
             raise TypeError("param(): give kind= when the default is None")
@@ -119,8 +153,22 @@ def param(
         advanced=advanced,
         unit=unit,
         optional=optional or default is None,
+        zero=zero,
+        when=_when_tuple(when),
     )
     return dataclasses.field(default=default, metadata={"param": meta})
+
+
+def _when_tuple(when: Mapping[str, Any] | None) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    if not when:
+        return ()
+    out = []
+    for name, allowed in when.items():
+        values = tuple(allowed) if isinstance(allowed, (tuple, list, set, frozenset)) else (allowed,)
+        if not values:
+            raise TypeError(f"param(): when={{{name!r}: ...}} needs at least one value")
+        out.append((str(name), values))
+    return tuple(out)
 
 
 def params_of(cls_or_obj: Any) -> list[Param]:
@@ -167,7 +215,9 @@ def add_arguments(
         if p.name in skip or (p.advanced and not include_advanced):
             continue
         unit = f" [{p.unit}]" if p.unit else ""
-        text = f"{p.help}{unit} (default {p.default}; {p.range_text()})"
+        zero = f"; 0: {p.zero}" if p.zero else ""
+        when = f"; {p.when_text()}" if p.when else ""
+        text = f"{p.help}{unit} (default {p.value_text(p.default)}; {p.range_text()}{zero}{when})"
         if p.kind is bool:
             parser.add_argument(p.flag, dest=p.name, default=None, action=argparse.BooleanOptionalAction, help=text)
         else:
@@ -195,7 +245,8 @@ def markdown_table(cls: type) -> str:
     for p in params_of(cls):
         name = f"{p.label}" + (" (advanced)" if p.advanced else "")
         default = "none" if p.default is None else p.default
+        meaning = p.help + (f" ({p.when_text()})" if p.when else "")
         rows.append(
-            f"| {cell(name)} | `{p.flag}` | `{cell(default)}` | {cell(p.range_text())} | {cell(p.unit)} | {cell(p.help)} |"
+            f"| {cell(name)} | `{p.flag}` | `{cell(default)}` | {cell(p.range_text())} | {cell(p.unit)} | {cell(meaning)} |"
         )
     return "\n".join(rows)

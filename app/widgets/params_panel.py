@@ -49,7 +49,12 @@ def _step_for(p: Param) -> float:
 
 def tooltip_for(p: Param) -> str:
     unit = f" [{p.unit}]" if p.unit else ""
-    return f"{p.help}{unit}\nDefault: {p.default}; allowed: {p.range_text()}\n(--{p.name.replace('_', '-')})"
+    zero = f" (0: {p.zero})" if p.zero else ""
+    when = f"\nApplies {p.when_text()}." if p.when else ""
+    return (
+        f"{p.help}{unit}\nDefault: {p.value_text(p.default)}; allowed: {p.range_text()}{zero}{when}"
+        f"\n(--{p.name.replace('_', '-')})"
+    )
 
 
 class ParamsPanel(QWidget):
@@ -57,6 +62,9 @@ class ParamsPanel(QWidget):
 
     ``values()`` returns the raw field values, ``config()`` builds (and so validates)
     the config and raises ``core.errors.ConfigError`` with a message naming the field.
+    A setting whose ``when`` does not hold (given this panel's values and the context
+    set by :meth:`set_context`, e.g. another panel's dataset) is hidden; its value stays.
+    A setting with ``zero`` shows that word ("auto", "off") instead of 0.
     """
 
     changed = Signal()
@@ -74,6 +82,9 @@ class ParamsPanel(QWidget):
         skip = set(exclude)
         self.params: list[Param] = [p for p in params_of(config_cls) if p.name not in skip]
         self._editors: dict[str, QWidget] = {}
+        self._labels: dict[str, QLabel] = {}
+        self._forms: dict[str, QFormLayout] = {}
+        self._context: dict[str, Any] = {}
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -99,12 +110,17 @@ class ParamsPanel(QWidget):
             editor.setObjectName(f"param_{p.name}")
             label = QLabel(p.label + (f" [{p.unit}]" if p.unit else ""))
             label.setToolTip(tooltip_for(p))
-            (adv if p.advanced else basic).addRow(label, editor)
+            form = adv if p.advanced else basic
+            form.addRow(label, editor)
             n_adv += p.advanced
             self._editors[p.name] = editor
+            self._labels[p.name] = label
+            self._forms[p.name] = form
         self.advanced_button.setVisible(n_adv > 0)
         if values:
             self.set_values(values)
+        self.changed.connect(self._update_applicable)
+        self._update_applicable()
 
     # -- editors -----------------------------------------------------------------
     def _make_editor(self, p: Param) -> QWidget:
@@ -123,6 +139,8 @@ class ParamsPanel(QWidget):
                 int(p.maximum) if p.maximum is not None else _INT_LIMIT,
             )
             w.setSingleStep(max(1, int(abs(p.default or 1)) // 10) if abs(p.default or 0) >= 100 else 1)
+            if p.zero and w.minimum() == 0:
+                w.setSpecialValueText(p.zero)  # shown at the minimum, 0
             w.valueChanged.connect(self.changed)
         elif p.kind is float and not p.optional:
             w = QDoubleSpinBox(self)
@@ -132,6 +150,8 @@ class ParamsPanel(QWidget):
                 float(p.maximum) if p.maximum is not None else _FLOAT_LIMIT,
             )
             w.setSingleStep(_step_for(p))
+            if p.zero and w.minimum() == 0:
+                w.setSpecialValueText(p.zero)  # shown at the minimum, 0
             w.valueChanged.connect(self.changed)
         else:  # strings and optional numbers: free text, empty = not set
             w = QLineEdit(self)
@@ -171,6 +191,15 @@ class ParamsPanel(QWidget):
             return None
         return text  # coerced (and validated) by the config
 
+    def _update_applicable(self) -> None:
+        values = {**self._context, **self.values()}
+        any_advanced = False
+        for p in self.params:
+            on = p.applies(values)
+            self._forms[p.name].setRowVisible(self._editors[p.name], on)
+            any_advanced |= p.advanced and on
+        self.advanced_button.setVisible(any_advanced)
+
     def _toggle_advanced(self, on: bool) -> None:
         self.advanced_box.setVisible(on)
         self.advanced_button.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
@@ -178,6 +207,16 @@ class ParamsPanel(QWidget):
     # -- public API --------------------------------------------------------------
     def editor(self, name: str) -> QWidget:
         return self._editors[name]
+
+    def applies(self, name: str) -> bool:
+        """Whether setting ``name`` is shown (its ``when`` holds)."""
+        p = next(q for q in self.params if q.name == name)
+        return p.applies({**self._context, **self.values()})
+
+    def set_context(self, values: Mapping[str, Any]) -> None:
+        """Values of settings shown elsewhere (another panel) that ``when`` may name."""
+        self._context = dict(values)
+        self._update_applicable()
 
     def values(self) -> dict[str, Any]:
         """The field values as shown (not yet validated)."""

@@ -47,3 +47,33 @@ def test_cli_and_dict_round_trip():
         config_from_dict(Demo, {"bogus": 1})
     assert [q.name for q in params_of(Demo)] == ["iterations", "lr", "method", "eikonal"]
     assert params_of(Demo)[1].advanced
+
+
+@dataclass(frozen=True)
+class Gated:
+    method: str = param("levelset", "Method", "what to run", choices=("levelset", "igr"))
+    eikonal: float = param(0.1, "Eikonal", "IGR weight", minimum=0.0, when={"method": "igr"})
+    rate: float = param(0.0, "Rate", "step size (0: automatic)", minimum=0.0, zero="auto")
+    field: int = param(128, "Field", "grid", minimum=16, when={"method": "levelset", "kind": ("a", "b")})
+
+    def __post_init__(self):
+        validate_config(self)
+
+
+def test_when_and_zero_describe_applicability_and_automatic_values():
+    by = {q.name: q for q in params_of(Gated)}
+    assert by["eikonal"].when == (("method", ("igr",)),)
+    assert by["eikonal"].applies({"method": "igr"}) and not by["eikonal"].applies({"method": "levelset"})
+    # a field the caller does not know about does not hide the setting
+    assert by["field"].applies({"method": "levelset"}) and not by["field"].applies({"method": "levelset", "kind": "c"})
+    assert by["field"].when_text() == "only when method is levelset and kind is a or b"
+    assert by["rate"].value_text(0.0) == "auto" and by["rate"].value_text(0.5) == "0.5"
+    assert by["method"].value_text(0) == "0" and by["rate"].value_text(None) == "none"
+    p = argparse.ArgumentParser()
+    add_arguments(p, Gated)
+    text = p.format_help().replace("\n", " ")
+    assert "0: auto" in text and "only when method is igr" in " ".join(text.split())
+    # the values still travel: configs and sessions are unchanged by when=
+    assert config_to_dict(Gated(method="levelset"))["eikonal"] == 0.1
+    with pytest.raises(TypeError):
+        param(1, "X", "x", when={"method": ()})

@@ -362,6 +362,40 @@ def _marching_cubes(
     return Mesh(transform.to_scan(unit), faces.astype(np.int64), normals, name)
 
 
+def gradient_normals(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    mesh: Mesh,
+    transform: NormalizingTransform,
+    *,
+    device: torch.device | None = None,
+    batch_size: int = 65536,
+) -> Mesh:
+    """``mesh`` with vertex normals from the gradient of the implicit ``fn`` (autograd).
+
+    The network's gradient at a zero-level vertex is the surface normal exactly, where
+    marching cubes only estimates it from grid differences: shading from these normals
+    shows the surface the network learned, not the grid's facets. ``fn`` takes unit-space
+    points like :func:`extract_mesh`'s and must be differentiable (no ``torch.no_grad``).
+    The transform is a similarity, so unit-space directions are scan-space directions.
+    Vertices where the gradient vanishes keep their marching-cubes normal.
+    """
+    if mesh.is_empty:
+        return mesh
+    device = torch.device("cpu") if device is None else torch.device(device)
+    unit = transform.to_unit(mesh.vertices)
+    out = np.empty((len(unit), 3), dtype=np.float32)
+    for i in range(0, len(unit), batch_size):
+        x = torch.from_numpy(np.ascontiguousarray(unit[i : i + batch_size])).to(device).requires_grad_(True)
+        with torch.enable_grad():
+            (g,) = torch.autograd.grad(fn(x).sum(), x)
+        out[i : i + batch_size] = g.detach().float().cpu().numpy()
+    lens = np.linalg.norm(out, axis=1, keepdims=True)
+    ok = (lens[:, 0] > 1e-12) & np.all(np.isfinite(out), axis=1)
+    normals = np.zeros_like(out) if mesh.vertex_normals is None else np.array(mesh.vertex_normals, dtype=np.float32)
+    normals[ok] = out[ok] / lens[ok]
+    return Mesh(mesh.vertices, mesh.faces, normals, mesh.name)
+
+
 # --------------------------------------------------------------------------- clean-up
 
 

@@ -57,7 +57,13 @@ class ReconstructionConfig:
         112, "Preview resolution", "marching-cubes grid of the live preview", minimum=16, maximum=512
     )
     snapshot_interval: float = param(
-        2.0, "Preview interval", "seconds between live preview meshes (0: none)", minimum=0.0, maximum=3600.0, unit="s"
+        2.0,
+        "Preview interval",
+        "seconds between live preview meshes (0: none)",
+        minimum=0.0,
+        maximum=3600.0,
+        unit="s",
+        zero="off",
     )
     device: str = param("auto", "Device", "compute device; auto picks CUDA, then MPS, then CPU", choices=DEVICE_CHOICES)
     seed: int = param(
@@ -72,6 +78,7 @@ class ReconstructionConfig:
         minimum=0.0,
         maximum=1.0,
         unit="diagonal",
+        zero="off",
     )
     min_component: float = param(
         0.0,
@@ -79,6 +86,7 @@ class ReconstructionConfig:
         "remove disconnected pieces smaller than this fraction of the mesh's faces (0: keep all)",
         minimum=0.0,
         maximum=0.5,
+        zero="off",
     )
     # --- advanced -----------------------------------------------------------------------------
     learning_rate: float = param(
@@ -88,6 +96,7 @@ class ReconstructionConfig:
         minimum=0.0,
         maximum=1.0,
         advanced=True,
+        zero="auto",
     )
     lr_final: float = param(
         0.1,
@@ -104,9 +113,16 @@ class ReconstructionConfig:
         minimum=0,
         maximum=1_000_000,
         advanced=True,
+        zero="auto",
     )
     surface_weight: float = param(
-        3.0, "Surface weight", "weight of mean |F| at scan points (CNLS: 3)", minimum=0.0, maximum=1000.0, advanced=True
+        3.0,
+        "Surface weight",
+        "weight of mean |F| at scan points (CNLS: 3)",
+        minimum=0.0,
+        maximum=1000.0,
+        advanced=True,
+        when={"method": "levelset"},
     )
     eikonal_weight: float = param(
         0.1,
@@ -115,6 +131,7 @@ class ReconstructionConfig:
         minimum=0.0,
         maximum=100.0,
         advanced=True,
+        when={"method": "igr"},
     )
     zero_eikonal_weight: float = param(
         0.1,
@@ -125,6 +142,8 @@ class ReconstructionConfig:
         minimum=0.0,
         maximum=100.0,
         advanced=True,
+        zero="off",
+        when={"method": "levelset"},
     )
     normal_weight: float = param(
         1.0,
@@ -133,6 +152,7 @@ class ReconstructionConfig:
         minimum=0.0,
         maximum=100.0,
         advanced=True,
+        when={"method": "igr"},
     )
     newton_iterations: int = param(
         5,
@@ -147,6 +167,7 @@ class ReconstructionConfig:
         "Warm-start samples",
         "keep last step's zero-level samples and re-project them with one Newton step",
         advanced=True,
+        when={"method": "levelset"},
     )
     refresh_fraction: float = param(
         0.1,
@@ -155,6 +176,7 @@ class ReconstructionConfig:
         minimum=0.0,
         maximum=1.0,
         advanced=True,
+        when={"method": "levelset", "warm_start": True},
     )
     distance: str = param(
         "field",
@@ -162,6 +184,7 @@ class ReconstructionConfig:
         "nearest-scan-point distances: field = precomputed nearest-point grid (fast), kdtree = exact queries",
         choices=("field", "kdtree"),
         advanced=True,
+        when={"method": "levelset"},
     )
     field_resolution: int = param(
         128,
@@ -170,9 +193,10 @@ class ReconstructionConfig:
         minimum=16,
         maximum=512,
         advanced=True,
+        when={"method": "levelset", "distance": "field"},
     )
     threads: int = param(
-        0, "CPU threads", "torch threads on the CPU (0: all cores)", minimum=0, maximum=256, advanced=True
+        0, "CPU threads", "torch threads on the CPU (0: all cores)", minimum=0, maximum=256, advanced=True, zero="auto"
     )
 
     def __post_init__(self) -> None:

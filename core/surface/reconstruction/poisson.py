@@ -41,6 +41,7 @@ class PoissonConfig:
         "closed surface",
         minimum=0.0,
         maximum=0.5,
+        zero="off",
     )
     normals_k: int = param(
         30, "Normal neighbours", "Neighbours used to estimate normals when the scan has none", minimum=3, maximum=200

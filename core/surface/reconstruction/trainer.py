@@ -31,10 +31,11 @@ import torch
 
 from levelset_studio.core.device import describe_device, select_device
 from levelset_studio.core.errors import CheckpointError, ConfigError, ScanError
-from levelset_studio.core.events import CancelToken, Event, Finished, MeshSnapshot, Progress
+from levelset_studio.core.events import CancelToken, Event, Finished, MeshSnapshot, Message, Progress
 from levelset_studio.core.jobs import drain
 from levelset_studio.core.surface.meshes.mesh import Mesh
 from levelset_studio.core.surface.reconstruction.config import ReconstructionConfig
+from levelset_studio.core.surface.reconstruction.device_fallback import handle_device_failure
 from levelset_studio.core.surface.reconstruction.loss import (
     ZeroLevelSampler,
     cnls_loss,
@@ -53,6 +54,9 @@ MESH_BOUND = 1.2  # marching cubes over [-1.2, 1.2]^3 of the unit space (docs/me
 DEFAULT_NETWORK = {"cpu": "grid", "cuda": "grid", "mps": "grid"}
 DEFAULT_BATCH = {"cpu": 2048, "cuda": 16384, "mps": 16384}
 DEFAULT_LR = {"grid": 5e-3, "mlp": 1e-3, "authors": 1e-4}
+# Live previews take at most this share of the engine's time: the interval between two
+# grows to (1 - share) / share times the last preview's cost (10% -> 9x).
+PREVIEW_SHARE = 0.1
 GRID_LR_SCALE = 1.0  # measured: 10x on the grids was worse (torus Chamfer/diag 0.0106 at 300 steps vs 0.0085 at 77)
 
 
@@ -128,6 +132,8 @@ class Reconstructor:
         self._segment: dict[str, Any] | None = None  # the current run's schedule (for exact resume)
         self._segments_done = 0
         self.last_metrics: dict[str, float] = {}
+        self.on_device_error = "cpu"  # a failing device: go on on the CPU, or "stop" (device_fallback.py)
+        self.device_fallbacks = 0
         self.timings: dict[str, float] = {
             "distance_field": 0.0,
             "sampling": 0.0,
@@ -259,7 +265,7 @@ class Reconstructor:
 
     def run(
         self, cancel: CancelToken | None = None, *, iterations: int | None = None, time_budget: float | None = None
-    ) -> Iterator[Progress | MeshSnapshot | Finished]:
+    ) -> Iterator[Progress | MeshSnapshot | Message | Finished]:
         """Train until the budget is spent (or cancel); yields events. See the module docstring.
 
         With neither ``iterations`` nor ``time_budget`` a run interrupted by cancel (or
@@ -279,6 +285,7 @@ class Reconstructor:
         # shortening the run, and a slow GUI thread does not eat into the user's budget.
         used = seg["used"]
         last_snap = used
+        gap = interval  # adaptive: at least 9x the last preview's cost (PREVIEW_SHARE)
         total = seg["iterations"]
         budget = seg["time_budget"]
         while True:
@@ -293,7 +300,14 @@ class Reconstructor:
                 fr.append(done / total)
             if budget is not None:
                 fr.append(used / budget)
-            metrics = self.train_step(max(fr))
+            try:
+                metrics = self.train_step(max(fr))
+            except Exception as exc:  # a failing device moves training to the CPU (device_fallback.py)
+                note = handle_device_failure(self, exc)
+                if note is None:
+                    raise
+                yield Message(note)
+                continue
             now = time.perf_counter()
             self._elapsed += now - t_resume
             used += now - t_resume
@@ -312,7 +326,7 @@ class Reconstructor:
                 metrics=metrics,
                 remaining=min(rem) if rem else None,
             )
-            if interval > 0 and used - last_snap >= interval:
+            if interval > 0 and used - last_snap >= gap:
                 if cancel is not None:
                     cancel.raise_if_cancelled()
                 t = time.perf_counter()
@@ -323,8 +337,14 @@ class Reconstructor:
                 used += dt
                 seg["used"] = used
                 last_snap = used
+                gap = max(interval, dt * (1.0 - PREVIEW_SHARE) / PREVIEW_SHARE)
                 yield MeshSnapshot(
-                    vertices=mesh.vertices, faces=mesh.faces, step=self._step, elapsed=used, samples=samples
+                    vertices=mesh.vertices,
+                    faces=mesh.faces,
+                    step=self._step,
+                    elapsed=used,
+                    samples=samples,
+                    normals=mesh.vertex_normals,
                 )
         self._segments_done = seg["index"] + 1
         self._segment = None
@@ -367,6 +387,7 @@ class Reconstructor:
         """
         from levelset_studio.core.surface.meshes.meshing import (
             extract_mesh,
+            gradient_normals,
             remove_small_components,
             trim_distance_for,
             trim_far_from_points,
@@ -380,6 +401,7 @@ class Reconstructor:
                 return self.net(x)
 
         mesh = extract_mesh(fn, res, self.transform, bound=MESH_BOUND, device=self.device)
+        mesh = gradient_normals(self.net, mesh, self.transform, device=self.device)  # exact normals, for shading
         self.net.train()
         if final and not mesh.is_empty:
             if self.config.trim_distance > 0:
@@ -417,14 +439,10 @@ class Reconstructor:
 
     def save_checkpoint(self, path: str | os.PathLike) -> Path:
         """Write the training state to ``path`` (atomically)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            torch.save(self.state_dict(), tmp)
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise CheckpointError(f"cannot write checkpoint: {exc.strerror or exc}", path) from None
-        return path
+        from levelset_studio.core.atomic import atomic_write
+
+        state = self.state_dict()
+        return atomic_write(path, lambda fh: torch.save(state, fh), what="checkpoint")
 
     def state_bytes(self) -> bytes:
         """The checkpoint as bytes (for session files)."""
