@@ -38,7 +38,7 @@ def test_total_and_two_terms_with_plain_names_and_a_fitted_range(qtbot):
     plot.set_terms(["general_level", "zero_eikonal", "surface"])  # at most two
     assert plot.shown() == ["loss", "general_level", "zero_eikonal"]
     plot.set_terms(["mean_abs_f"])
-    x0, x1, y0, y1 = plot._ranges()
+    _x0, _x1, y0, y1 = plot._ranges()
     data = [v for k in plot.shown() for _, v in plot.series[k]]
     lo, hi = math.log10(min(data)), math.log10(max(data))
     # the data fill the axis: the range is theirs plus a little air, not decades of blank
