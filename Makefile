@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "torch==$(TORCH_VERSION)"
 	echo "torch==$(TORCH_VERSION)" > $(VENV)/constraints.txt
-	$(BIN)/python -m pip install -q -c $(VENV)/constraints.txt -e ".[test,lint]"
+	$(BIN)/python -m pip install -q -c $(VENV)/constraints.txt -e ".[test,lint,cluster]"
 	# torchattacks' declared dependencies pull a torchvision that breaks torch: --no-deps.
 	$(BIN)/python -m pip install -q --no-deps "torchattacks==3.5.1"
 	touch $(STAMP)

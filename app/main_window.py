@@ -57,12 +57,9 @@ def app_icon() -> QIcon:
 
 def scan_file_filter() -> str:
     """The Open dialog's filter, from the engine's list of formats."""
-    try:
-        from levelset_studio.core.surface.scans.scanio import scan_file_filter as engine_filter
+    from levelset_studio.core.surface.scans.formats import scan_file_filter as registry_filter
 
-        return engine_filter()
-    except ImportError:
-        return "Scans (*.ply *.pcd *.xyz *.pts *.txt *.csv *.obj *.stl *.off *.conf);;All files (*)"
+    return registry_filter()
 
 
 class MainWindow(QMainWindow):
@@ -461,7 +458,13 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ drag & drop --
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+        from levelset_studio.core.surface.scans.formats import accepts_drop
+
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        if any(
+            u.isLocalFile() and (accepts_drop(u.toLocalFile()) or u.toLocalFile().lower().endswith(".lss"))
+            for u in urls
+        ):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:

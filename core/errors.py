@@ -46,5 +46,35 @@ class DatasetError(LevelSetError):
     """A dataset that cannot be found or read, or holds invalid values."""
 
 
+class WriteError(LevelSetError):
+    """A file could not be written (read-only folder, full disk, vanished folder, ...).
+
+    The old file at that path, if any, is left as it was and no partial file remains.
+    """
+
+
+class SessionError(CheckpointError):
+    """A session file that is damaged, tampered with or of an unknown version."""
+
+
+class ScanMovedError(ScanError):
+    """A scan that a session names is not where it was (or is no longer the same file).
+
+    ``missing`` is the path the session expected, so that a GUI can ask for the file.
+    """
+
+    def __init__(self, message: str, missing: str | Path):
+        self.missing = str(missing)
+        super().__init__(message, missing)
+
+
+class MemoryLimitError(LevelSetError):
+    """A load or a reconstruction would need more memory than the machine has free."""
+
+
+class DeviceError(LevelSetError):
+    """The compute device failed mid-run (out of memory, lost) and the run stopped."""
+
+
 class Cancelled(Exception):
     """Raised inside a job when its cancel token is set. Not an error for the user."""

@@ -52,6 +52,7 @@ from levelset_studio.app.robustness.widgets.region_map import AttackPath, Region
 from levelset_studio.app.widgets.params_panel import ParamsPanel
 from levelset_studio.core.errors import LevelSetError
 from levelset_studio.core.events import CancelToken, Finished, Progress
+from levelset_studio.core.robust.config import TrainConfig
 from levelset_studio.core.robust.data import DatasetConfig
 from levelset_studio.core.robust.lab import (
     ATTACK_NAMES,
@@ -66,7 +67,6 @@ from levelset_studio.core.robust.lab import (
     RegionSnapshot,
 )
 from levelset_studio.core.robust.models import ModelConfig
-from levelset_studio.core.robust.training import TrainConfig
 
 GALLERY_SIZE = 60
 # Starting values of the lab's training settings (the CLI's defaults suit long runs; here a

@@ -21,6 +21,7 @@ from levelset_studio.core.errors import Cancelled, LevelSetError
 COMMAND_MODULES = (
     "levelset_studio.core.cli.scan_commands",
     "levelset_studio.core.cli.recon_commands",
+    "levelset_studio.core.cli.batch_command",
     "levelset_studio.core.cli.evaluate_command",
     "levelset_studio.core.cli.robust_commands",
     "levelset_studio.core.cli.docs_command",

@@ -13,9 +13,9 @@ PARAMETERS_PAGE = "parameters.md"
 
 
 def _configs() -> list[tuple[str, str, type]]:
+    from levelset_studio.core.robust.config import TrainConfig
     from levelset_studio.core.robust.data import DatasetConfig
     from levelset_studio.core.robust.models import ModelConfig
-    from levelset_studio.core.robust.training import TrainConfig
     from levelset_studio.core.surface.reconstruction.config import ReconstructionConfig
     from levelset_studio.core.surface.reconstruction.poisson import PoissonConfig
     from levelset_studio.core.surface.scans.cleaning import CleaningConfig

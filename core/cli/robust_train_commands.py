@@ -16,8 +16,8 @@ from pathlib import Path
 
 from levelset_studio.core.errors import CheckpointError, ConfigError
 from levelset_studio.core.params import add_arguments, config_from_args
+from levelset_studio.core.robust.config import METHOD_NAMES
 from levelset_studio.core.robust.data import DATASETS, DatasetConfig
-from levelset_studio.core.robust.methods import METHOD_NAMES
 from levelset_studio.core.robust.models import ARCHITECTURES, ModelConfig
 
 
@@ -27,7 +27,7 @@ def _choice_text(names: tuple[str, ...]) -> str:
 
 def register(rsub: argparse._SubParsersAction) -> None:
     """Add `train` and `export` to the `robust` group."""
-    from levelset_studio.core.robust.training import TrainConfig
+    from levelset_studio.core.robust.config import TrainConfig
 
     p = rsub.add_parser(
         "train",

@@ -18,9 +18,9 @@ from torch import nn
 
 from levelset_studio.core.errors import CheckpointError, LevelSetError
 from levelset_studio.core.params import config_from_dict, config_to_dict
+from levelset_studio.core.robust.config import TrainConfig
 from levelset_studio.core.robust.data import DatasetConfig
 from levelset_studio.core.robust.models import ModelConfig, build_model
-from levelset_studio.core.robust.training import TrainConfig
 
 FORMAT = "levelset-classifier"
 VERSION = 1

@@ -33,6 +33,7 @@ from levelset_studio.core.events import CancelToken, Finished, Progress
 from levelset_studio.core.robust.attacks import (
     ATTACKS,
     attack_spec,
+    autoattack,
     check_attack_eps,
     deepfool,
     eval_mode,
@@ -407,18 +408,16 @@ def iter_evaluate_robustness(
         comps: tuple[str, ...] = ()
         for i in range(0, x.shape[0], batch_size):
             xb, yb = x[i : i + batch_size], y[i : i + batch_size]
-            if a == "deepfool":  # one DeepFool run serves every radius
+            if ATTACKS[a].kind == "minimal":  # one DeepFool run serves every radius
                 break
-            if a in ("autoattack", "autoattack-l2"):
-                from levelset_studio.core.robust.attacks import autoattack
-
+            if ATTACKS[a].kind == "ensemble":  # the full result names the components that ran
                 res = autoattack(model, xb, yb, e, norm=ATTACKS[a].norm, seed=seed, cancel=cancel)
                 r = res.robust
                 comps = res.components + tuple(f"skipped {s}" for s in res.skipped)
             else:
                 _, r = run_attack(a, model, xb, yb, e, steps=steps, restarts=restarts, seed=seed, cancel=cancel)
             robust += int(r.sum())
-        if a == "deepfool":
+        if ATTACKS[a].kind == "minimal":
             assert df_run is not None  # computed above whenever "deepfool" is asked for
             robust = int((df_run.correct & ~(df_run.fooled & (df_run.norms <= e + 1e-7))).sum())
         acc = robust / x.shape[0]

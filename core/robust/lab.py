@@ -24,9 +24,10 @@ from levelset_studio.core.events import CancelToken, Event, Finished, Progress, 
 from levelset_studio.core.params import config_from_dict, config_to_dict
 from levelset_studio.core.robust import attacks, checkpoint
 from levelset_studio.core.robust.boundary import sample_decision_boundary
+from levelset_studio.core.robust.config import TrainConfig
 from levelset_studio.core.robust.data import Dataset, DatasetConfig, load_dataset
 from levelset_studio.core.robust.models import ModelConfig, build_model, load_user_model
-from levelset_studio.core.robust.training import RobustTrainer, TrainConfig, predict_logits
+from levelset_studio.core.robust.training import RobustTrainer, predict_logits
 
 LAB_FORMAT = "levelset-robustness-lab"
 LAB_VERSION = 1

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -30,14 +29,9 @@ from torch import nn
 from levelset_studio.core.errors import ConfigError
 from levelset_studio.core.levelset import sample_network
 from levelset_studio.core.robust.boundary import project_to_ball, sample_decision_boundary
+from levelset_studio.core.robust.config import METHOD_NAMES, Norm, TrainConfig
 from levelset_studio.core.robust.margin import decision_margin, margin_function
 from levelset_studio.core.robust.models import MLP, mlp_preactivation_grad_sqnorms
-
-if TYPE_CHECKING:
-    from levelset_studio.core.robust.attacks import Norm
-    from levelset_studio.core.robust.training import TrainConfig
-
-METHOD_NAMES: tuple[str, ...] = ("standard", "fgsm", "pgd", "trades", "levelset", "cure", "roll")
 
 
 @dataclass

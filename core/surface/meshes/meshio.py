@@ -14,25 +14,61 @@ PLY/OBJ/OFF for georeferenced results (or shift them first).
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from levelset_studio.core.errors import MeshWriteError, ScanError, UnsupportedFormatError
 from levelset_studio.core.surface.meshes.mesh import Mesh
+from levelset_studio.core.surface.scans.formats import WRITABLE_SCAN_EXTENSIONS, write_e57, write_las
 
-MESH_EXTENSIONS: tuple[str, ...] = (".ply", ".obj", ".stl", ".off", ".glb")
-POINT_CLOUD_OUTPUT_EXTENSIONS: tuple[str, ...] = (".ply", ".pcd", ".xyz")
+
+@dataclass(frozen=True)
+class MeshFormatSpec:
+    """One mesh format results are written in (registered once, like the scan formats of
+    :mod:`levelset_studio.core.surface.scans.formats`)."""
+
+    name: str
+    extension: str
+    description: str
+    precision: str  # how coordinates are stored
+    normals: bool  # vertex normals are written
+    readable: bool = True  # read_mesh reads it back (evaluate, the GUI)
+    mime: str | None = None
+
+
+MESH_FORMATS: tuple[MeshFormatSpec, ...] = (
+    MeshFormatSpec("PLY", ".ply", "binary little-endian PLY", "float64", True, mime="application/x-ply"),
+    MeshFormatSpec("Wavefront OBJ", ".obj", "text, 17-digit coordinates", "float64", True, mime="model/obj"),
+    MeshFormatSpec("STL", ".stl", "binary STL", "float32 (by format)", False, mime="model/stl"),
+    MeshFormatSpec("OFF", ".off", "text Object File Format", "float64", False, mime="model/x-off"),
+    MeshFormatSpec(
+        "glTF binary", ".glb", "glTF 2.0 binary, via trimesh", "float32 (by format)", False, mime="model/gltf-binary"
+    ),
+)
+MESH_EXTENSIONS: tuple[str, ...] = tuple(f.extension for f in MESH_FORMATS)
+POINT_CLOUD_OUTPUT_EXTENSIONS: tuple[str, ...] = WRITABLE_SCAN_EXTENSIONS
 
 
 def mesh_file_filter() -> str:
     """A Qt-style save-dialog filter for meshes (plain string, no Qt)."""
-    names = {".ply": "PLY", ".obj": "Wavefront OBJ", ".stl": "STL", ".off": "OFF", ".glb": "glTF binary"}
-    return ";;".join(f"{names[e]} (*{e})" for e in MESH_EXTENSIONS)
+    return ";;".join(f"{f.name} (*{f.extension})" for f in MESH_FORMATS)
+
+
+def mesh_markdown_table() -> str:
+    """The docs table of mesh output formats, from the registry."""
+    rows = ["| Format | Extension | Coordinates | Normals | Read back |", "|---|---|---|---|---|"]
+    for f in MESH_FORMATS:
+        rows.append(
+            f"| {f.name} | `{f.extension}` | {f.precision} | {'yes' if f.normals else ''} | "
+            f"{'yes' if f.readable else ''} |"
+        )
+    return "\n".join(rows)
 
 
 # ----------------------------------------------------------------------------- atomic write
@@ -48,7 +84,12 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _atomic_write(
-    path: Path, write: Callable[[io.BufferedWriter], None], protect: Sequence[str | os.PathLike], error=MeshWriteError
+    path: Path,
+    write: Callable[[Any], None],  # given the open file, or its name with by_name
+    protect: Sequence[str | os.PathLike],
+    error=MeshWriteError,
+    *,
+    by_name: bool = False,
 ) -> Path:
     path = Path(path)
     for p in protect:
@@ -64,10 +105,17 @@ def _atomic_write(
     except OSError as exc:
         raise error(f"cannot write in '{parent}' ({exc.strerror or exc})", path) from None
     try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
+        if by_name:  # the writer opens the temporary file by its name (libE57Format)
+            os.close(fd)
+            write(tmp)
+            fd = os.open(tmp, os.O_RDONLY)
+            os.fsync(fd)
+            os.close(fd)
+        else:
+            with os.fdopen(fd, "wb") as fh:
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except OSError as exc:
@@ -205,12 +253,7 @@ def read_mesh(path: str | os.PathLike) -> Mesh:
 
     Raises ScanError (UnsupportedFormatError for other formats) with a one-line message.
     """
-    from levelset_studio.core.surface.scans.scanio import (
-        _check_file,
-        _read_bytes,
-        _read_ply,
-        _read_trimesh,
-    )  # shared readers
+    from levelset_studio.core.surface.scans.scanio import read_mesh_arrays
 
     path = Path(path)
     ext = path.suffix.lower()
@@ -225,19 +268,11 @@ def read_mesh(path: str | os.PathLike) -> Mesh:
             raise ScanError("no such file", path)
         if path.stat().st_size == 0:
             raise ScanError("empty file", path)
-    else:
-        _check_file(path)
-    data = _read_bytes(path)
-    if ext == ".ply":
-        cloud = _read_ply(data, path)
-        if cloud.faces is None:
-            raise ScanError("the PLY file holds points but no faces (not a mesh)", path)
-        normals = None if cloud.normals is None else cloud.normals.astype(np.float32)
-        return Mesh(cloud.points, cloud.faces, normals, name=path.stem)
-    cloud = _read_trimesh(data, path, ext)
-    if cloud.faces is None:
-        raise ScanError(f"the {ext.lstrip('.').upper()} file holds no faces", path)
-    return Mesh(cloud.points, cloud.faces, None, name=path.stem)
+    vertices, faces, normals = read_mesh_arrays(path)
+    if faces is None:
+        what = "the PLY file holds points but no faces (not a mesh)" if ext == ".ply" else None
+        raise ScanError(what or f"the {ext.lstrip('.').upper()} file holds no faces", path)
+    return Mesh(vertices, faces, normals if ext == ".ply" else None, name=path.stem)
 
 
 # ----------------------------------------------------------------------------- point clouds
@@ -250,11 +285,19 @@ def write_point_cloud(
     colors: np.ndarray | None = None,
     *,
     protect: Sequence[str | os.PathLike] = (),
+    intensity: np.ndarray | None = None,
+    classification: np.ndarray | None = None,
+    grid: tuple[np.ndarray, np.ndarray] | None = None,
+    crs: str | None = None,
 ) -> Path:
-    """Write a point cloud (the output of ``levelset clean`` or ``make-scan``) as PLY, PCD or XYZ.
+    """Write a point cloud (the output of ``levelset clean`` or ``make-scan``) as PLY, PCD,
+    XYZ, E57, LAS or LAZ.
 
-    Coordinates are written as float64; normals as float32; colours (floats in [0, 1])
-    as 8-bit. Atomic, and never over a path in ``protect``.
+    Coordinates are written as float64 (LAS/LAZ: on the integer ``grid`` (scales, offsets)
+    of the input when given, else a 0.1 mm grid; E57: float32 around a float64 pose);
+    normals as float32 (not in E57); colours (floats in [0, 1]) as 8-bit. LAS/LAZ also
+    keep ``intensity``, ``classification`` and ``crs``; E57 keeps ``intensity``.
+    Atomic, and never over a path in ``protect``.
     """
     path = Path(path)
     ext = path.suffix.lower()
@@ -276,6 +319,30 @@ def write_point_cloud(
     for name, arr in (("normals", nrm), ("colors", rgb)):
         if arr is not None and len(arr) != len(pts):
             raise MeshWriteError(f"{name} count {len(arr)} differs from the point count {len(pts)}", path)
+    for name, arr in (("intensity", intensity), ("classification", classification)):
+        if arr is not None and len(arr) != len(pts):
+            raise MeshWriteError(f"{name} count {len(arr)} differs from the point count {len(pts)}", path)
+    if ext in (".las", ".laz"):
+        return _atomic_write(
+            path,
+            lambda fh: write_las(
+                fh, path, pts, nrm, rgb, intensity=intensity, classification=classification, grid=grid, crs=crs
+            ),
+            protect,
+        )
+    if ext == ".e57":
+        # libE57Format writes by file name: into the temporary file _atomic_write made.
+        return _atomic_write(
+            path,
+            lambda tmp: write_e57(
+                Path(tmp),
+                pts,
+                rgb,
+                intensity,
+            ),
+            protect,
+            by_name=True,
+        )
     writer = {".ply": _write_ply_points, ".pcd": _write_pcd, ".xyz": _write_xyz}[ext]
     return _atomic_write(path, lambda fh: writer(pts, nrm, rgb, fh), protect)
 

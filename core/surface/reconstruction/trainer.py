@@ -31,10 +31,11 @@ import torch
 
 from levelset_studio.core.device import describe_device, select_device
 from levelset_studio.core.errors import CheckpointError, ConfigError, ScanError
-from levelset_studio.core.events import CancelToken, Event, Finished, MeshSnapshot, Progress
+from levelset_studio.core.events import CancelToken, Event, Finished, MeshSnapshot, Message, Progress
 from levelset_studio.core.jobs import drain
 from levelset_studio.core.surface.meshes.mesh import Mesh
 from levelset_studio.core.surface.reconstruction.config import ReconstructionConfig
+from levelset_studio.core.surface.reconstruction.device_fallback import handle_device_failure
 from levelset_studio.core.surface.reconstruction.loss import (
     ZeroLevelSampler,
     cnls_loss,
@@ -131,6 +132,8 @@ class Reconstructor:
         self._segment: dict[str, Any] | None = None  # the current run's schedule (for exact resume)
         self._segments_done = 0
         self.last_metrics: dict[str, float] = {}
+        self.on_device_error = "cpu"  # a failing device: go on on the CPU, or "stop" (device_fallback.py)
+        self.device_fallbacks = 0
         self.timings: dict[str, float] = {
             "distance_field": 0.0,
             "sampling": 0.0,
@@ -262,7 +265,7 @@ class Reconstructor:
 
     def run(
         self, cancel: CancelToken | None = None, *, iterations: int | None = None, time_budget: float | None = None
-    ) -> Iterator[Progress | MeshSnapshot | Finished]:
+    ) -> Iterator[Progress | MeshSnapshot | Message | Finished]:
         """Train until the budget is spent (or cancel); yields events. See the module docstring.
 
         With neither ``iterations`` nor ``time_budget`` a run interrupted by cancel (or
@@ -297,7 +300,14 @@ class Reconstructor:
                 fr.append(done / total)
             if budget is not None:
                 fr.append(used / budget)
-            metrics = self.train_step(max(fr))
+            try:
+                metrics = self.train_step(max(fr))
+            except Exception as exc:  # a failing device moves training to the CPU (device_fallback.py)
+                note = handle_device_failure(self, exc)
+                if note is None:
+                    raise
+                yield Message(note)
+                continue
             now = time.perf_counter()
             self._elapsed += now - t_resume
             used += now - t_resume
@@ -429,14 +439,10 @@ class Reconstructor:
 
     def save_checkpoint(self, path: str | os.PathLike) -> Path:
         """Write the training state to ``path`` (atomically)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            torch.save(self.state_dict(), tmp)
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise CheckpointError(f"cannot write checkpoint: {exc.strerror or exc}", path) from None
-        return path
+        from levelset_studio.core.atomic import atomic_write
+
+        state = self.state_dict()
+        return atomic_write(path, lambda fh: torch.save(state, fh), what="checkpoint")
 
     def state_bytes(self) -> bytes:
         """The checkpoint as bytes (for session files)."""

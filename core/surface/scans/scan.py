@@ -8,6 +8,7 @@ everything they produce goes back through ``scan.transform.to_scan``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,15 +63,54 @@ class Scan:
     dropped_nonfinite: int = 0
     transform: NormalizingTransform = field(default=None)  # type: ignore[assignment]
     from_mesh: bool = False  # points were sampled from mesh faces
+    intensity: np.ndarray | None = None  # (N,) float32, the file's own units (LAS, E57)
+    classification: np.ndarray | None = None  # (N,) uint8 LAS classes
+    stations: np.ndarray | None = None  # (S, 3) float64 scanner positions (E57 poses, .conf placements)
+    crs: str | None = None  # coordinate reference system of the files (WKT or EPSG:<code>)
+    read_counts: Mapping[str, int] = field(default_factory=dict)  # points the readers dropped, by reason
+    points_in_files: int = 0  # points the files hold, before anything was dropped or decimated
+    grid: tuple[np.ndarray, np.ndarray] | None = None  # LAS (scales, offsets) when every file shares one
 
     def __post_init__(self) -> None:
         pts = np.ascontiguousarray(self.points, dtype=np.float64)
         object.__setattr__(self, "points", pts)
         if self.transform is None:
             object.__setattr__(self, "transform", NormalizingTransform.fit(pts))
+        if not self.points_in_files:
+            object.__setattr__(self, "points_in_files", len(pts))
 
     def __len__(self) -> int:
         return int(self.points.shape[0])
+
+    @property
+    def decimated(self) -> int:
+        """Points left out by a point budget (``--max-points``) while reading."""
+        return int(self.read_counts.get("decimated", 0))
+
+    def lod_indices(self, max_points: int, seed: int = 0) -> np.ndarray:
+        """Sorted indices of a uniform random subsample of at most ``max_points`` points
+        (all of them when the scan is smaller); the same scan gives the same subsample."""
+        from levelset_studio.core.surface.scans._common import subsample_indices
+
+        return subsample_indices(len(self), max(int(max_points), 1), seed)
+
+    def lod(self, max_points: int = 3_000_000, seed: int = 0) -> Scan:
+        """A level-of-detail subsample for drawing: at most ``max_points`` points with their
+        attributes, the same transform and metadata. The scan itself when it is small enough."""
+        if len(self) <= max_points:
+            return self
+        idx = self.lod_indices(max_points, seed)
+
+        def pick(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[idx]
+
+        return self.with_points(
+            self.points[idx],
+            pick(self.normals),
+            pick(self.colors),
+            intensity=pick(self.intensity),
+            classification=pick(self.classification),
+        )
 
     @property
     def has_normals(self) -> bool:
@@ -94,9 +134,16 @@ class Scan:
         return self.transform.to_unit(self.points)
 
     def with_points(
-        self, points: np.ndarray, normals: np.ndarray | None = None, colors: np.ndarray | None = None
+        self,
+        points: np.ndarray,
+        normals: np.ndarray | None = None,
+        colors: np.ndarray | None = None,
+        *,
+        intensity: np.ndarray | None = None,
+        classification: np.ndarray | None = None,
     ) -> Scan:
-        """A new scan (e.g. after cleaning) that keeps this scan's files and transform."""
+        """A new scan (e.g. after cleaning) that keeps this scan's files, transform and
+        metadata (stations, CRS, what was dropped while reading)."""
         return Scan(
             points=points,
             normals=normals,
@@ -105,4 +152,11 @@ class Scan:
             dropped_nonfinite=self.dropped_nonfinite,
             transform=self.transform,
             from_mesh=self.from_mesh,
+            intensity=intensity,
+            classification=classification,
+            stations=self.stations,
+            crs=self.crs,
+            read_counts=self.read_counts,
+            points_in_files=self.points_in_files,
+            grid=self.grid,
         )
