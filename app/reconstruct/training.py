@@ -22,6 +22,7 @@ from levelset_studio.app.widgets.collapsible import CollapsibleSection
 from levelset_studio.app.widgets.params_panel import ParamsPanel
 from levelset_studio.app.widgets.plots import LossPlot
 from levelset_studio.core.errors import ConfigError
+from levelset_studio.core.events import Message
 from levelset_studio.core.surface.layers import MeshLayer
 from levelset_studio.core.surface.reconstruction.config import ReconstructionConfig
 from levelset_studio.core.surface.reconstruction.trainer import ReconstructionStarted, Reconstructor
@@ -188,6 +189,8 @@ class TrainingController:
         if isinstance(ev, ReconstructionStarted):
             self.reconstructor = ev.reconstructor
             self.tab.status_message.emit(f"Reconstructing on {ev.reconstructor.device_name}")
+        elif isinstance(ev, Message):  # what the engine decided (a failing GPU: on to the CPU)
+            self.tab.status_message.emit(ev.text)
 
     def _on_progress(self, p: Any) -> None:
         if p.total:
