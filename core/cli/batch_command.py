@@ -105,6 +105,7 @@ def _runner(args: argparse.Namespace, threads: int, device: str):
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
+    import dataclasses
     from pathlib import Path
 
     from tqdm import tqdm
@@ -117,6 +118,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from levelset_studio.core.surface.batch.plan import plan_inputs
     from levelset_studio.core.surface.batch.ray_runner import check_address
     from levelset_studio.core.surface.batch.report import REPORT_CSV
+    from levelset_studio.core.surface.scans.scanio import read_config_from_args
 
     cfg = reconstruct_config(args)  # validate every setting before anything runs
     if args.ray is not None:
@@ -129,6 +131,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         mesh_format=args.format,
         force=args.force,
         eval_samples=args.eval_samples,
+        read=dataclasses.asdict(read_config_from_args(args)),
     )
     items = plan_inputs(args.inputs)
     out = Path(args.output)
