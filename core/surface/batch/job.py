@@ -117,11 +117,10 @@ def _reconstruct(job: ScanJob, cancel: CancelToken | None, memory: _PeakMemory) 
     import torch
 
     from levelset_studio.core.surface.evaluation import evaluate_reconstruction
-    from levelset_studio.core.surface.scans.scanio import load_scan
+    from levelset_studio.core.surface.scans.scanio import ReadConfig, load_scan
 
     if job.threads > 0:
         torch.set_num_threads(job.threads)
-    from levelset_studio.core.surface.scans.scanio import ReadConfig
 
     scan = load_scan(list(job.files), config=ReadConfig(**job.read), cancel=cancel)
     memory.sample()
