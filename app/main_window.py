@@ -17,6 +17,7 @@ from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QIcon, QKeySeque
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from levelset_studio.app.dialogs import show_about, show_error
+from levelset_studio.app.reconstruct.export import export_target, filter_for, mesh_filters, suggested_name
 from levelset_studio.app.reconstruct.tab import ReconstructTab
 from levelset_studio.app.view3d import grab_window
 from levelset_studio.core.errors import LevelSetError
@@ -29,9 +30,6 @@ except ImportError:  # the Robustness tab lands from its own branch
 MAX_RECENT = 10
 SETTINGS_ENV = "LEVELSET_STUDIO_SETTINGS"
 ICON_PATH = Path(__file__).resolve().parents[1] / "resources" / "icons" / "levelset-studio.svg"
-MESH_FILTER = (
-    "Meshes (*.ply *.obj *.stl *.off *.glb);;PLY (*.ply);;OBJ (*.obj);;STL (*.stl);;OFF (*.off);;glTF binary (*.glb)"
-)
 
 
 def default_settings() -> QSettings:
@@ -67,6 +65,11 @@ class MainWindow(QMainWindow):
         # Replaceable: the CLI's --quit mode prints errors instead of showing dialogs.
         self.error_handler: Callable[[str], None] = self.show_error
         self.error_boxes: list[QMessageBox] = []
+        # Questions the user answers; replaceable so tests (and --quit runs) answer them.
+        self.ask_replace_or_add: Callable[[], str | None] = self._ask_replace_or_add
+        self.ask_overwrite: Callable[[Path], bool] = self._ask_overwrite
+        self.ask_export_preview: Callable[[str], str | None] = self._ask_export_preview
+        self.session_path: str | None = None
 
         self.tabs = QTabWidget(self)
         self.reconstruct_tab = ReconstructTab(self)
@@ -80,6 +83,12 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.reconstruct_tab.status_message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.reconstruct_tab.busy_changed.connect(self._sync_actions)
+        self.reconstruct_tab.scan_files_opened.connect(self.add_recent)  # only files that opened
+        self.reconstruct_tab.scan_loaded.connect(lambda _s: self.update_title())
+        self.reconstruct_tab.session_loaded.connect(self._session_opened)
+        self.reconstruct_tab.layers.selected.connect(lambda _l: self.update_title())
+        self.reconstruct_tab.layers.removed.connect(lambda _i, _l: self.update_title())
+        self.reconstruct_tab.layers.changed.connect(lambda _l, _o: self.update_title())
         self._restore_geometry()
         self._sync_actions()
         self.tabs.currentChanged.connect(self._route_shortcuts)
@@ -137,6 +146,16 @@ class MainWindow(QMainWindow):
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         self._rebuild_recent_menu()
 
+        edit = bar.addMenu("&Edit")
+        stack = self.reconstruct_tab.undo_stack
+        self.undo_action = stack.createUndoAction(self, "&Undo")  # its text names the action
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo])
+        for act in (self.undo_action, self.redo_action):
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            edit.addAction(act)
+
         run = bar.addMenu("&Reconstruct")
         tab = self.reconstruct_tab
         self.reconstruct_action = self._action(
@@ -149,6 +168,13 @@ class MainWindow(QMainWindow):
         self.clean_action = self._action(run, "C&lean Scan", tab.clean_active_scan, None, "Clean into a new layer")
         self.evaluate_action = self._action(
             run, "&Inspect Distances", tab.evaluate_selected, None, "Colour the selected mesh by distance to the scan"
+        )
+        self.compare_action = self._action(
+            run,
+            "C&ompare Layers…",
+            tab.open_compare,
+            "Ctrl+K",
+            "Two layers side by side, one camera, one metrics table",
         )
 
         self.robust_menu = bar.addMenu("R&obustness")
@@ -249,12 +275,63 @@ class MainWindow(QMainWindow):
 
     # ----------------------------------------------------------- files / menus --
     def open_scans(self, paths: Sequence[str | Path]) -> None:
+        """Open scans; with scans already open, ask whether they are replaced or added to."""
         paths = [str(p) for p in paths]
         if not paths:
             return
         self.tabs.setCurrentWidget(self.reconstruct_tab)
-        self.add_recent(paths)
-        self.reconstruct_tab.open_scans(paths)
+        replace = False
+        if self.reconstruct_tab.layers.scans():
+            choice = self.ask_replace_or_add()
+            if choice is None:
+                return
+            replace = choice == "replace"
+        if replace:
+            self.session_path = None
+        self.reconstruct_tab.open_scans(paths, replace=replace)
+
+    def _ask_replace_or_add(self) -> str | None:
+        box = QMessageBox(self)
+        box.setWindowTitle("Open scans")
+        box.setText("Replace the open work with the new scan, or add the scan to it?")
+        box.setInformativeText("Replace removes every layer (Edit > Undo brings them back).")
+        replace = box.addButton("Replace", QMessageBox.ButtonRole.AcceptRole)
+        add = box.addButton("Add", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(replace)
+        box.exec()
+        clicked = box.clickedButton()
+        return "replace" if clicked is replace else "add" if clicked is add else None
+
+    def _ask_overwrite(self, path: Path) -> bool:
+        answer = QMessageBox.question(self, "Export mesh", f"{path.name} exists. Replace it?")
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _ask_export_preview(self, title: str) -> str | None:
+        box = QMessageBox(self)
+        box.setWindowTitle("Export mesh")
+        box.setText(f"{title} shows the low-resolution training preview (untrimmed).")
+        box.setInformativeText("Make the final mesh (full resolution, trimmed) first, or export the preview?")
+        final = box.addButton("Final mesh first", QMessageBox.ButtonRole.AcceptRole)
+        preview = box.addButton("Export preview", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(final)
+        box.exec()
+        clicked = box.clickedButton()
+        return "final" if clicked is final else "preview" if clicked is preview else None
+
+    def update_title(self) -> None:
+        """The window title names the session, else the active scan."""
+        tab = self.reconstruct_tab
+        name = Path(self.session_path).name if self.session_path else None
+        if name is None:
+            layer = tab.layers.get(tab.active_scan_name)
+            name = layer.title if layer is not None else None
+        self.setWindowTitle(f"{name} — LevelSet Studio" if name else "LevelSet Studio")
+
+    def _session_opened(self, path: str) -> None:
+        self.session_path = path
+        self.update_title()
 
     def open_dialog(self) -> None:
         start = self.settings.value("last_dir", str(Path.home()))
@@ -295,25 +372,74 @@ class MainWindow(QMainWindow):
             return None
 
     def export_dialog(self) -> None:
-        if self.reconstruct_tab.selected_mesh_layer() is None:
+        tab = self.reconstruct_tab
+        layer = tab.selected_mesh_layer()
+        if layer is None:
             self.error_handler("no reconstructed mesh to export yet")
             return
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export mesh", str(self.settings.value("last_dir", "")), MESH_FILTER
+        if not self._preview_settled(layer):
+            return
+        name = suggested_name(layer)
+        start = Path(str(self.settings.value("last_dir", "") or Path.home())) / name
+        path, chosen = QFileDialog.getSaveFileName(
+            self,
+            "Export mesh",
+            str(start),
+            mesh_filters(),
+            filter_for(Path(name).suffix),
+            QFileDialog.Option.DontConfirmOverwrite,  # asked below, after the refusals
         )
         if path:
-            out = self._guard(lambda: self.reconstruct_tab.export_mesh(path))
-            if out:
-                self.statusBar().showMessage(f"Exported {out}", 8000)
+            self.export_chosen(path, chosen, layer)
+
+    def _preview_settled(self, layer: Any) -> bool:
+        """A training preview is never exported unannounced: offer the final mesh first."""
+        tab = self.reconstruct_tab
+        if not layer.preview:
+            return True
+        if tab.training:
+            self.error_handler("stop the reconstruction before exporting its mesh")
+            return False
+        choice = self.ask_export_preview(layer.title)
+        if choice == "final":
+            tab.finalize_mesh()
+            self.statusBar().showMessage("Meshing at full resolution; export again when it is done", 8000)
+            return False
+        return choice == "preview"
+
+    def export_chosen(self, path: str | Path, chosen_filter: str = "", layer: Any = None) -> Path | None:
+        """Write the mesh to ``path`` in the chosen file type: refuse first, then ask, then write."""
+        self.statusBar().clearMessage()  # never a stale success
+        tab = self.reconstruct_tab
+        target = export_target(path, chosen_filter)
+        refusal = tab.export_refusal(target)
+        if refusal:
+            self.error_handler(refusal)
+            return None
+        if target.exists() and not self.ask_overwrite(target):
+            return None
+        out = self._guard(lambda: tab.export_mesh(target, layer))
+        if out:
+            self.settings.setValue("last_dir", str(Path(out).parent))
+            self.statusBar().showMessage(f"Exported {out}", 8000)
+        return out
 
     def save_session_dialog(self) -> None:
+        if self.reconstruct_tab.active_scan is None:  # said before any dialog
+            self.error_handler("open a scan before saving a session")
+            return
+        if self.reconstruct_tab.training:
+            self.error_handler("stop the reconstruction before saving the session")
+            return
         path, _ = QFileDialog.getSaveFileName(
             self, "Save session", str(self.settings.value("last_dir", "")), "LevelSet Studio session (*.lss)"
         )
         if path:
+            self.statusBar().clearMessage()
             out = self._guard(lambda: self.reconstruct_tab.save_session(path))
             if out:
                 self.statusBar().showMessage(f"Session saved to {out}", 8000)
+                self._session_opened(str(out))
 
     def load_session_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

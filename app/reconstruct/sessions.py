@@ -113,6 +113,7 @@ class SessionController:
                 )
                 training.recon_layer = layer.name
                 tab.add_layer(layer)
+            tab.undo_stack.clear()  # a reopened session starts a new history
             tab.update_buttons()
             tab.session_loaded.emit(str(path))
 
