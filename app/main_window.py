@@ -13,11 +13,21 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction, QDesktopServices, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
+from levelset_studio.app.autosave import Autosaver
 from levelset_studio.app.dialogs import show_about, show_error
-from levelset_studio.app.reconstruct.export import export_target, filter_for, mesh_filters, suggested_name
+from levelset_studio.app.reconstruct import export as export_flow
 from levelset_studio.app.reconstruct.tab import ReconstructTab
 from levelset_studio.app.view3d import grab_window
 from levelset_studio.core.errors import LevelSetError
@@ -66,10 +76,11 @@ class MainWindow(QMainWindow):
         self.error_handler: Callable[[str], None] = self.show_error
         self.error_boxes: list[QMessageBox] = []
         # Questions the user answers; replaceable so tests (and --quit runs) answer them.
-        self.ask_replace_or_add: Callable[[], str | None] = self._ask_replace_or_add
-        self.ask_overwrite: Callable[[Path], bool] = self._ask_overwrite
-        self.ask_export_preview: Callable[[str], str | None] = self._ask_export_preview
+        self.ask_replace_or_add: Callable[[], str | None] = lambda: export_flow.ask_replace_or_add(self)
+        self.ask_overwrite: Callable[[Path], bool] = lambda p: export_flow.ask_overwrite(self, p)
+        self.ask_export_preview: Callable[[str], str | None] = lambda t: export_flow.ask_export_preview(self, t)
         self.session_path: str | None = None
+        self.recorder: Any = None  # app.recorder.FilmRecorder of File > Record Film / --record
 
         self.tabs = QTabWidget(self)
         self.reconstruct_tab = ReconstructTab(self)
@@ -89,6 +100,10 @@ class MainWindow(QMainWindow):
         self.reconstruct_tab.layers.selected.connect(lambda _l: self.update_title())
         self.reconstruct_tab.layers.removed.connect(lambda _i, _l: self.update_title())
         self.reconstruct_tab.layers.changed.connect(lambda _l, _o: self.update_title())
+        # a recovery copy of the work, kept while the app runs (app/autosave.py)
+        self.autosave = Autosaver(self.reconstruct_tab, self)
+        self.autosave.failed.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.reconstruct_tab.reconstruction_finished.connect(self._reconstruction_done_film)
         self._restore_geometry()
         self._sync_actions()
         self.tabs.currentChanged.connect(self._route_shortcuts)
@@ -141,6 +156,13 @@ class MainWindow(QMainWindow):
         )
         self.screenshot_action = self._action(
             file, "Save Scree&nshot…", self.screenshot_dialog, None, "Save a PNG of the whole window"
+        )
+        self.record_action = self._action(
+            file,
+            "Record &Film…",
+            self.record_dialog,
+            None,
+            "Film the next reconstruction's previews (GIF or MP4, fixed camera); stops when it finishes",
         )
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -203,6 +225,13 @@ class MainWindow(QMainWindow):
         self._action(view, "Robustness Tab", lambda: self.tabs.setCurrentIndex(1), "Ctrl+2")
 
         help_menu = bar.addMenu("&Help")
+        self.shortcuts_action = self._action(
+            help_menu, "&Keyboard Shortcuts", self.show_shortcuts, "F1", "Every shortcut of the window"
+        )
+        self.docs_action = self._action(
+            help_menu, "&Documentation", self.open_docs, None, "Open the project's documentation (docs/)"
+        )
+        help_menu.addSeparator()
         self._action(help_menu, "&About LevelSet Studio", self.show_about)
 
     def _build_status_bar(self) -> None:
@@ -270,6 +299,49 @@ class MainWindow(QMainWindow):
         self.error_boxes = [b for b in self.error_boxes if b.isVisible()]
         self.error_boxes.append(show_error(self, message))
 
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(keys, what they do) for every menu action with a shortcut, and the view's keys."""
+        rows: list[tuple[str, str]] = []
+        # F5/Esc move between the two tabs' actions: name both
+        both = {"F5": "Reconstruct (Reconstruct tab) / Train (Robustness tab)", "Esc": "Stop the running job"}
+        for menu in self.menuBar().findChildren(QMenu):
+            for act in menu.actions():
+                key = act.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                if key and key not in both:
+                    rows.append((key, act.text().replace("&", "").rstrip("…")))
+        rows += list(both.items())
+        rows += [
+            ("R", "Back to the default view (3D view)"),
+            ("Mouse: left drag / right drag / wheel", "Turn / zoom / zoom the 3D view"),
+            ("Shift + left drag", "Move the 3D view sideways"),
+        ]
+        out: dict[str, str] = {}
+        for key, text in rows:
+            out.setdefault(key, text)
+        return list(out.items())
+
+    def show_shortcuts(self) -> QMessageBox:
+        rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in self.shortcut_rows())
+        box = QMessageBox(self)
+        box.setObjectName("shortcuts_dialog")
+        box.setWindowTitle("Keyboard shortcuts")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(f"<table>{rows}</table>")
+        box.open()
+        return box
+
+    def docs_path(self) -> Path | None:
+        """The docs/ folder of a source checkout, when there is one."""
+        docs = Path(__file__).resolve().parents[1] / "docs"
+        return docs if (docs / "architecture.md").is_file() else None
+
+    def open_docs(self) -> bool:
+        docs = self.docs_path()
+        if docs is None:
+            self.error_handler("the documentation (docs/) is not installed with this build; see the project's README")
+            return False
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(docs)))
+
     def show_about(self) -> QMessageBox:
         return show_about(self, self._device_text().removeprefix("Device: "))
 
@@ -289,36 +361,6 @@ class MainWindow(QMainWindow):
         if replace:
             self.session_path = None
         self.reconstruct_tab.open_scans(paths, replace=replace)
-
-    def _ask_replace_or_add(self) -> str | None:
-        box = QMessageBox(self)
-        box.setWindowTitle("Open scans")
-        box.setText("Replace the open work with the new scan, or add the scan to it?")
-        box.setInformativeText("Replace removes every layer (Edit > Undo brings them back).")
-        replace = box.addButton("Replace", QMessageBox.ButtonRole.AcceptRole)
-        add = box.addButton("Add", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(replace)
-        box.exec()
-        clicked = box.clickedButton()
-        return "replace" if clicked is replace else "add" if clicked is add else None
-
-    def _ask_overwrite(self, path: Path) -> bool:
-        answer = QMessageBox.question(self, "Export mesh", f"{path.name} exists. Replace it?")
-        return answer == QMessageBox.StandardButton.Yes
-
-    def _ask_export_preview(self, title: str) -> str | None:
-        box = QMessageBox(self)
-        box.setWindowTitle("Export mesh")
-        box.setText(f"{title} shows the low-resolution training preview (untrimmed).")
-        box.setInformativeText("Make the final mesh (full resolution, trimmed) first, or export the preview?")
-        final = box.addButton("Final mesh first", QMessageBox.ButtonRole.AcceptRole)
-        preview = box.addButton("Export preview", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(final)
-        box.exec()
-        clicked = box.clickedButton()
-        return "final" if clicked is final else "preview" if clicked is preview else None
 
     def update_title(self) -> None:
         """The window title names the session, else the active scan."""
@@ -372,57 +414,12 @@ class MainWindow(QMainWindow):
             return None
 
     def export_dialog(self) -> None:
-        tab = self.reconstruct_tab
-        layer = tab.selected_mesh_layer()
-        if layer is None:
-            self.error_handler("no reconstructed mesh to export yet")
-            return
-        if not self._preview_settled(layer):
-            return
-        name = suggested_name(layer)
-        start = Path(str(self.settings.value("last_dir", "") or Path.home())) / name
-        path, chosen = QFileDialog.getSaveFileName(
-            self,
-            "Export mesh",
-            str(start),
-            mesh_filters(),
-            filter_for(Path(name).suffix),
-            QFileDialog.Option.DontConfirmOverwrite,  # asked below, after the refusals
-        )
-        if path:
-            self.export_chosen(path, chosen, layer)
-
-    def _preview_settled(self, layer: Any) -> bool:
-        """A training preview is never exported unannounced: offer the final mesh first."""
-        tab = self.reconstruct_tab
-        if not layer.preview:
-            return True
-        if tab.training:
-            self.error_handler("stop the reconstruction before exporting its mesh")
-            return False
-        choice = self.ask_export_preview(layer.title)
-        if choice == "final":
-            tab.finalize_mesh()
-            self.statusBar().showMessage("Meshing at full resolution; export again when it is done", 8000)
-            return False
-        return choice == "preview"
+        """File > Export Mesh: the selected mesh, never a preview unannounced (app/reconstruct/export.py)."""
+        export_flow.export_dialog(self)
 
     def export_chosen(self, path: str | Path, chosen_filter: str = "", layer: Any = None) -> Path | None:
         """Write the mesh to ``path`` in the chosen file type: refuse first, then ask, then write."""
-        self.statusBar().clearMessage()  # never a stale success
-        tab = self.reconstruct_tab
-        target = export_target(path, chosen_filter)
-        refusal = tab.export_refusal(target)
-        if refusal:
-            self.error_handler(refusal)
-            return None
-        if target.exists() and not self.ask_overwrite(target):
-            return None
-        out = self._guard(lambda: tab.export_mesh(target, layer))
-        if out:
-            self.settings.setValue("last_dir", str(Path(out).parent))
-            self.statusBar().showMessage(f"Exported {out}", 8000)
-        return out
+        return export_flow.export_chosen(self, path, chosen_filter, layer)
 
     def save_session_dialog(self) -> None:
         if self.reconstruct_tab.active_scan is None:  # said before any dialog
@@ -462,6 +459,45 @@ class MainWindow(QMainWindow):
         )
         if path:
             self._guard(lambda: self.save_screenshot(path))
+
+    # ----------------------------------------------------------------- film --
+    def record_dialog(self) -> None:
+        if self.recorder is not None and self.recorder.recording:
+            film = self.stop_recording()
+            if film is not None:
+                self.statusBar().showMessage(f"Film saved: {film}", 8000)
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Record film", "levelset-film.gif", "Animated GIF (*.gif);;MP4 video (*.mp4)"
+        )
+        if path:
+            self._guard(lambda: self.start_recording(path))
+
+    def start_recording(self, path: str | Path) -> Any:
+        """Film every mesh the 3D view shows from now on (camera fixed at the first frame)."""
+        from levelset_studio.app.recorder import FilmRecorder
+
+        self.stop_recording()
+        rec = FilmRecorder(self.reconstruct_tab.view, path, parent=self)
+        rec.start()
+        self.recorder = rec
+        self.record_action.setText("Stop Recording &Film")
+        self.statusBar().showMessage(f"Recording the film: {rec.path}", 8000)
+        return rec
+
+    def stop_recording(self) -> Path | None:
+        """Finish the film (None when nothing was filmed)."""
+        rec = self.recorder
+        if rec is None:
+            return None
+        self.record_action.setText("Record &Film…")
+        return rec.stop()
+
+    def _reconstruction_done_film(self, _mesh: Any) -> None:
+        if self.recorder is not None and self.recorder.recording:
+            film = self.stop_recording()  # the final mesh is its last frame
+            if film is not None:
+                self.statusBar().showMessage(f"Film saved: {film}", 8000)
 
     def save_screenshot(self, path: str | Path) -> Path:
         """Save a PNG of the whole window (the 3D view's real frame included)."""
@@ -516,6 +552,7 @@ class MainWindow(QMainWindow):
         shutdown = getattr(self.robustness_tab, "shutdown", None)
         if callable(shutdown):
             shutdown()
+        self.autosave.discard()  # a clean exit: no recovery copy is needed
         self.reconstruct_tab.shutdown(2.0)
         for box in self.error_boxes:
             box.close()

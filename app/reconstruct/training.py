@@ -22,9 +22,9 @@ from levelset_studio.app.widgets.collapsible import CollapsibleSection
 from levelset_studio.app.widgets.params_panel import ParamsPanel
 from levelset_studio.app.widgets.plots import LossPlot
 from levelset_studio.core.errors import ConfigError
-from levelset_studio.core.surface.layers import MeshLayer
+from levelset_studio.core.surface.layers import MeshLayer, PointsLayer
 from levelset_studio.core.surface.reconstruction.config import ReconstructionConfig
-from levelset_studio.core.surface.reconstruction.trainer import ReconstructionStarted, Reconstructor
+from levelset_studio.core.surface.reconstruction.trainer import PointsIgnored, ReconstructionStarted, Reconstructor
 
 if TYPE_CHECKING:
     from levelset_studio.app.jobs import JobHandle
@@ -228,6 +228,22 @@ class TrainingController:
         if isinstance(ev, ReconstructionStarted):
             self.reconstructor = ev.reconstructor
             self.tab.status_message.emit(f"Reconstructing on {ev.reconstructor.device_name}")
+        elif isinstance(ev, PointsIgnored) and ev.ignored is not None and len(ev.ignored):
+            self.show_ignored(ev.ignored)
+
+    def show_ignored(self, ignored: Any) -> PointsLayer:
+        """The scan points the engine did not learn from, as a layer of their own (nothing is deleted)."""
+        tab = self.tab
+        layer = PointsLayer(
+            tab.layers.new_name("points"),
+            f"Ignored outliers ({len(ignored):,})",
+            points=ignored.points,
+            role="ignored outliers",
+            scan=tab.active_scan_name,
+        )
+        tab.layers.append(layer)  # a by-product of the run, like its preview: no undo step
+        tab.status_message.emit(ignored.summary())
+        return layer
 
     def _on_progress(self, p: Any) -> None:
         if p.total:

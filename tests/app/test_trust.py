@@ -152,3 +152,21 @@ def test_compare_shows_two_layers_with_one_camera_and_one_table(window, qtbot, b
     text = QApplication.clipboard().text()
     assert text == cmp.table_tsv() and text.splitlines()[0].split("\t") == header
     assert "scan units" in text
+
+
+def test_ignored_outliers_become_a_points_layer(window, qtbot, blob_scan):
+    from levelset_studio.core.surface.reconstruction.support import IgnoredPoints, find_support
+
+    open_and_wait(window, qtbot, [blob_scan])
+    tab = window.reconstruct_tab
+    scan = tab.active_scan
+    far = scan.points.mean(axis=0) + np.array([[60.0, 0, 0], [0, 70.0, 0], [0, 0, 80.0]])
+    pts = np.vstack([scan.points, far])
+    support = find_support(pts)  # the engine's own outlier pass
+    idx = np.flatnonzero(~support.inliers)
+    assert set(range(len(scan.points), len(pts))) <= set(idx.tolist())
+    layer = tab.training_controller.show_ignored(IgnoredPoints(idx, pts[idx], "far from every other point", len(pts)))
+    assert layer.kind == "points" and layer.title == f"Ignored outliers ({len(idx):,})"
+    assert tab.view.dataset(layer.name).n_points == len(idx)
+    tab.remove_layer(layer.name)
+    assert tab.view.actor(layer.name) is None
