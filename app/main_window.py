@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from levelset_studio.app.autosave import Autosaver
 from levelset_studio.app.dialogs import show_about, show_error
+from levelset_studio.app.reconstruct import export as export_flow
 from levelset_studio.app.reconstruct.tab import ReconstructTab
 from levelset_studio.app.view3d import grab_window
 from levelset_studio.core.errors import LevelSetError
@@ -39,9 +40,6 @@ except ImportError:  # the Robustness tab lands from its own branch
 MAX_RECENT = 10
 SETTINGS_ENV = "LEVELSET_STUDIO_SETTINGS"
 ICON_PATH = Path(__file__).resolve().parents[1] / "resources" / "icons" / "levelset-studio.svg"
-MESH_FILTER = (
-    "Meshes (*.ply *.obj *.stl *.off *.glb);;PLY (*.ply);;OBJ (*.obj);;STL (*.stl);;OFF (*.off);;glTF binary (*.glb)"
-)
 
 
 def default_settings() -> QSettings:
@@ -77,6 +75,11 @@ class MainWindow(QMainWindow):
         # Replaceable: the CLI's --quit mode prints errors instead of showing dialogs.
         self.error_handler: Callable[[str], None] = self.show_error
         self.error_boxes: list[QMessageBox] = []
+        # Questions the user answers; replaceable so tests (and --quit runs) answer them.
+        self.ask_replace_or_add: Callable[[], str | None] = lambda: export_flow.ask_replace_or_add(self)
+        self.ask_overwrite: Callable[[Path], bool] = lambda p: export_flow.ask_overwrite(self, p)
+        self.ask_export_preview: Callable[[str], str | None] = lambda t: export_flow.ask_export_preview(self, t)
+        self.session_path: str | None = None
         self.recorder: Any = None  # app.recorder.FilmRecorder of File > Record Film / --record
 
         self.tabs = QTabWidget(self)
@@ -91,6 +94,12 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.reconstruct_tab.status_message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.reconstruct_tab.busy_changed.connect(self._sync_actions)
+        self.reconstruct_tab.scan_files_opened.connect(self.add_recent)  # only files that opened
+        self.reconstruct_tab.scan_loaded.connect(lambda _s: self.update_title())
+        self.reconstruct_tab.session_loaded.connect(self._session_opened)
+        self.reconstruct_tab.layers.selected.connect(lambda _l: self.update_title())
+        self.reconstruct_tab.layers.removed.connect(lambda _i, _l: self.update_title())
+        self.reconstruct_tab.layers.changed.connect(lambda _l, _o: self.update_title())
         # a recovery copy of the work, kept while the app runs (app/autosave.py)
         self.autosave = Autosaver(self.reconstruct_tab, self)
         self.autosave.failed.connect(lambda m: self.statusBar().showMessage(m, 8000))
@@ -159,6 +168,16 @@ class MainWindow(QMainWindow):
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         self._rebuild_recent_menu()
 
+        edit = bar.addMenu("&Edit")
+        stack = self.reconstruct_tab.undo_stack
+        self.undo_action = stack.createUndoAction(self, "&Undo")  # its text names the action
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo])
+        for act in (self.undo_action, self.redo_action):
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            edit.addAction(act)
+
         run = bar.addMenu("&Reconstruct")
         tab = self.reconstruct_tab
         self.reconstruct_action = self._action(
@@ -171,6 +190,13 @@ class MainWindow(QMainWindow):
         self.clean_action = self._action(run, "C&lean Scan", tab.clean_active_scan, None, "Clean into a new layer")
         self.evaluate_action = self._action(
             run, "&Inspect Distances", tab.evaluate_selected, None, "Colour the selected mesh by distance to the scan"
+        )
+        self.compare_action = self._action(
+            run,
+            "C&ompare Layers…",
+            tab.open_compare,
+            "Ctrl+K",
+            "Two layers side by side, one camera, one metrics table",
         )
 
         self.robust_menu = bar.addMenu("R&obustness")
@@ -321,12 +347,33 @@ class MainWindow(QMainWindow):
 
     # ----------------------------------------------------------- files / menus --
     def open_scans(self, paths: Sequence[str | Path]) -> None:
+        """Open scans; with scans already open, ask whether they are replaced or added to."""
         paths = [str(p) for p in paths]
         if not paths:
             return
         self.tabs.setCurrentWidget(self.reconstruct_tab)
-        self.add_recent(paths)
-        self.reconstruct_tab.open_scans(paths)
+        replace = False
+        if self.reconstruct_tab.layers.scans():
+            choice = self.ask_replace_or_add()
+            if choice is None:
+                return
+            replace = choice == "replace"
+        if replace:
+            self.session_path = None
+        self.reconstruct_tab.open_scans(paths, replace=replace)
+
+    def update_title(self) -> None:
+        """The window title names the session, else the active scan."""
+        tab = self.reconstruct_tab
+        name = Path(self.session_path).name if self.session_path else None
+        if name is None:
+            layer = tab.layers.get(tab.active_scan_name)
+            name = layer.title if layer is not None else None
+        self.setWindowTitle(f"{name} — LevelSet Studio" if name else "LevelSet Studio")
+
+    def _session_opened(self, path: str) -> None:
+        self.session_path = path
+        self.update_title()
 
     def open_dialog(self) -> None:
         start = self.settings.value("last_dir", str(Path.home()))
@@ -367,25 +414,29 @@ class MainWindow(QMainWindow):
             return None
 
     def export_dialog(self) -> None:
-        if self.reconstruct_tab.selected_mesh_layer() is None:
-            self.error_handler("no reconstructed mesh to export yet")
-            return
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export mesh", str(self.settings.value("last_dir", "")), MESH_FILTER
-        )
-        if path:
-            out = self._guard(lambda: self.reconstruct_tab.export_mesh(path))
-            if out:
-                self.statusBar().showMessage(f"Exported {out}", 8000)
+        """File > Export Mesh: the selected mesh, never a preview unannounced (app/reconstruct/export.py)."""
+        export_flow.export_dialog(self)
+
+    def export_chosen(self, path: str | Path, chosen_filter: str = "", layer: Any = None) -> Path | None:
+        """Write the mesh to ``path`` in the chosen file type: refuse first, then ask, then write."""
+        return export_flow.export_chosen(self, path, chosen_filter, layer)
 
     def save_session_dialog(self) -> None:
+        if self.reconstruct_tab.active_scan is None:  # said before any dialog
+            self.error_handler("open a scan before saving a session")
+            return
+        if self.reconstruct_tab.training:
+            self.error_handler("stop the reconstruction before saving the session")
+            return
         path, _ = QFileDialog.getSaveFileName(
             self, "Save session", str(self.settings.value("last_dir", "")), "LevelSet Studio session (*.lss)"
         )
         if path:
+            self.statusBar().clearMessage()
             out = self._guard(lambda: self.reconstruct_tab.save_session(path))
             if out:
                 self.statusBar().showMessage(f"Session saved to {out}", 8000)
+                self._session_opened(str(out))
 
     def load_session_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

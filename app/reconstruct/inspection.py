@@ -46,7 +46,13 @@ class InspectController:
         target = self._target()
         if target is None:
             return None
-        layer, scan = target
+        return self.evaluate(target[0])
+
+    def evaluate(self, layer: MeshLayer) -> JobHandle | None:
+        """Distances, histogram and metrics of ``layer`` against the active scan (in a worker)."""
+        scan = self.tab.active_scan
+        if scan is None or layer.data is None or self._busy_layer(layer):
+            return None
         mesh = layer.data
 
         def job(token: Any) -> Any:
@@ -126,7 +132,7 @@ class InspectController:
             scan=layer.scan,
             source=layer.name,
         )
-        self.tab.add_layer(trimmed)
+        self.tab.add_layer(trimmed, f"Trim {layer.title}")
 
     def reset(self) -> None:
         self.pending_trim = None

@@ -54,7 +54,9 @@ def run_poisson(tab: ReconstructTab, panel: PoissonPanel) -> JobHandle | None:
         layer = MeshLayer(
             tab.layers.new_name("poisson"), f"Poisson #{n}", data=mesh, method="poisson", config=config, scan=scan_name
         )
-        tab.add_layer(layer)
+        tab.add_layer(
+            layer, f"Poisson of {tab.layers[scan_name or ''].title}" if scan_name in tab.layers else "Poisson"
+        )
         tab.status_message.emit(f"Poisson finished: {mesh.n_faces:,} triangles")
         tab.poisson_finished.emit(mesh)
 

@@ -109,7 +109,7 @@ class ScanController:
         title = tab.layers[tab.active_scan_name or ""].title
         self.panel.info.setText(f"Active scan: {title}\n" + scan_summary(scan))
 
-    def open_scans(self, paths: Sequence[str | Path]) -> JobHandle | None:
+    def open_scans(self, paths: Sequence[str | Path], *, replace: bool = False) -> JobHandle | None:
         """Load (and merge) ``paths`` in the background into a new scan layer."""
         tab = self.tab
         files = [str(p) for p in paths]
@@ -127,19 +127,43 @@ class ScanController:
 
             return load_scan(files, progress=token.report)
 
-        t = tab.start_job("load", job, on_result=lambda scan: self.scan_ready(scan, files))
+        def done(scan: Any) -> None:
+            if replace and len(tab.layers):
+                layer = self.new_layer(scan, files)
+                tab.replace_all(layer, f"Open {layer.title} (replacing)")
+                self.scan_added(layer)
+            else:
+                self.scan_ready(scan, files)
+            tab.scan_files_opened.emit(files)
+
+        t = tab.start_job("load", job, on_result=done)
         t.fraction.connect(self.panel.load_fraction)
         t.finished.connect(lambda: self.panel.load_progress.setVisible(False))
         return t
 
+    def new_layer(
+        self, scan: Any, paths: list[str], title: str | None = None, cleaning: dict[str, Any] | None = None
+    ) -> ScanLayer:
+        return ScanLayer(
+            self.tab.layers.new_name("scan"),
+            title or scan_title(paths),
+            data=scan,
+            files=list(paths),
+            cleaning=cleaning,
+        )
+
     def scan_ready(
         self, scan: Any, paths: list[str], title: str | None = None, cleaning: dict[str, Any] | None = None
     ) -> ScanLayer:
+        """A loaded scan becomes a new layer (undo: Edit > Undo Open)."""
+        layer = self.new_layer(scan, paths, title, cleaning)
+        self.tab.add_layer(layer, f"Open {layer.title}")
+        self.scan_added(layer)
+        return layer
+
+    def scan_added(self, layer: ScanLayer) -> None:
         tab = self.tab
-        layer = ScanLayer(
-            tab.layers.new_name("scan"), title or scan_title(paths), data=scan, files=list(paths), cleaning=cleaning
-        )
-        tab.add_layer(layer)
+        scan = layer.data
         tab.active_scan_name = layer.name
         self.show_info()
         tab.view.reset_camera()

@@ -53,6 +53,7 @@ class SessionController:
                 handle.finished.connect(lambda: self.load_session(path, repl), Qt.ConnectionType.SingleShotConnection)
                 return
             session_io.apply_restored(tab, out)
+            tab.undo_stack.clear()  # a reopened session starts a new history
             tab.update_buttons()
             tab.session_loaded.emit(str(path))
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QHBoxLayout, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from levelset_studio.app.jobs import JobHandle, JobRunner
@@ -32,6 +33,7 @@ from levelset_studio.app.reconstruct.scans import ScanController, ScanPanel, sca
 from levelset_studio.app.reconstruct.scene import Scene, samples_name
 from levelset_studio.app.reconstruct.sessions import SessionController
 from levelset_studio.app.reconstruct.training import ReconstructPanel, TrainingController
+from levelset_studio.app.reconstruct.undo import AddLayer, EditLayer, Macro, MoveLayer, RemoveLayer, edit_text
 from levelset_studio.app.view3d import View3D
 from levelset_studio.core.errors import LevelSetError
 from levelset_studio.core.surface.layers import Layer, LayerList, MeshLayer, ScanLayer
@@ -46,6 +48,8 @@ class ReconstructTab(QWidget):
     reconstruction_finished = Signal(object)  # Mesh
     poisson_finished = Signal(object)  # Mesh
     session_loaded = Signal(str)
+    scan_files_opened = Signal(list)  # the files of a scan that loaded (for Open Recent)
+    final_mesh_ready = Signal(object)  # Mesh: the full-resolution mesh made after Stop
     job_failed = Signal(str)  # the one-line message (also passed to error_handler)
     busy_changed = Signal(bool)
     status_message = Signal(str)
@@ -57,6 +61,9 @@ class ReconstructTab(QWidget):
         self.layers = LayerList()
         self.layers.removed.connect(self._layer_removed)  # first: before the views pick a new selection
         self.active_scan_name: str | None = None
+        # Every edit of the layers goes through this stack (Edit > Undo / Redo).
+        self.undo_stack = QUndoStack(self)
+        self.compare_window: Any = None
         self._build()
         self.scan_controller = ScanController(self, self.scan_panel)
         self.training_controller = TrainingController(self, self.reconstruct_panel)
@@ -121,7 +128,7 @@ class ReconstructTab(QWidget):
         self.recon_panel, self.reconstruct_button = rp.recon_panel, rp.reconstruct_button
         self.stop_button, self.continue_button = rp.stop_button, rp.continue_button
         self.progress, self.progress_text, self.loss_plot = rp.progress, rp.progress_text, rp.loss_plot
-        self.show_samples = rp.show_samples
+        self.show_samples, self.final_button = rp.show_samples, rp.final_button
         self.poisson_panel, self.poisson_button = self.poisson_box.poisson_panel, self.poisson_box.poisson_button
 
     def _connect(self) -> None:
@@ -135,6 +142,7 @@ class ReconstructTab(QWidget):
         lp.rename_requested.connect(lambda name, title: self.edit_layer(name, title=title))
         lp.move_requested.connect(self.move_layer)
         lp.remove_requested.connect(self.remove_layer)
+        lp.compare_button.clicked.connect(self.open_compare)
         self.layers.selected.connect(self._layer_selected)
         self.layers.changed.connect(self._layer_changed)
 
@@ -189,6 +197,7 @@ class ReconstructTab(QWidget):
         self.poisson_button.setEnabled(has_scan and self.jobs.find("poisson") is None)
         self.clean_button.setEnabled(has_scan and self.jobs.find("clean") is None)
         self.open_button.setEnabled(not loading)
+        self.training_controller.sync_final_button()
         self.busy_changed.emit(self.busy)
 
     def report_error(self, message: str) -> None:
@@ -216,38 +225,63 @@ class ReconstructTab(QWidget):
         return t
 
     # ------------------------------------------------------------------ layers --
-    def add_layer(self, layer: Layer) -> None:
-        """Add a layer on top and select it."""
-        self.layers.append(layer)
-        self.layers.select(layer)
+    # Each edit is one undo step, named in the Edit menu; large arrays are shared.
+    def add_layer(self, layer: Layer, text: str | None = None) -> None:
+        """Add a layer on top and select it (undoable)."""
+        self.undo_stack.push(AddLayer(self.layers, layer, text or f"Add {layer.title}"))
 
     def remove_layer(self, name: str) -> None:
         if name == self.recon_layer and self.training:
             self.report_error("stop the reconstruction before removing its layer")
             return
-        if name in self.layers:
-            self.layers.remove(name)
+        layer = self.layers.get(name)
+        if layer is None:
+            return
+        parts: list[QUndoCommand] = [RemoveLayer(self.layers, layer)]
+        if isinstance(layer, ScanLayer) and name == self.active_scan_name:
+            rest = [s for s in self.layers.scans() if s is not layer]
+            if rest and not rest[-1].visible:  # removing a cleaned scan shows its source again
+                parts.append(EditLayer(self.layers, rest[-1], "", visible=True))
+        self.undo_stack.push(Macro(f"Remove {layer.title}", parts))
 
     def edit_layer(self, name: str, **changes: Any) -> None:
-        """Change a layer's title or looks."""
-        if name in self.layers:
-            self.layers.update(name, **changes)
+        """Change a layer's title or looks (undoable; slider moves merge into one step)."""
+        layer = self.layers.get(name)
+        if layer is None:
+            return
+        changes = {k: v for k, v in changes.items() if getattr(layer, k) != v}
+        if changes:
+            self.undo_stack.push(EditLayer(self.layers, layer, edit_text(layer, changes), **changes))
 
     def move_layer(self, name: str, index: int) -> None:
-        if name in self.layers:
-            self.layers.move(name, index)
+        layer = self.layers.get(name)
+        if layer is not None and 0 <= index < len(self.layers) and index != self.layers.index(layer):
+            self.undo_stack.push(MoveLayer(self.layers, layer, index))
 
     def add_cleaned_scan(self, source: ScanLayer, cleaned: Any, cleaning: dict[str, Any], report: str) -> None:
         """The cleaned scan becomes a new layer that replaces its source on screen (the source stays)."""
-        layer = self.scan_controller.scan_ready(
-            cleaned, source.files, title=f"{source.title} (cleaned)", cleaning=cleaning
-        )
-        self.layers.update(layer, report=report)
-        self.layers.update(source, visible=False)
+        scans = self.scan_controller
+        layer = scans.new_layer(cleaned, source.files, title=f"{source.title} (cleaned)", cleaning=cleaning)
+        layer.report = report
+        parts = [AddLayer(self.layers, layer, ""), EditLayer(self.layers, source, "", visible=False)]
+        self.undo_stack.push(Macro(f"Clean {source.title}", parts))
+        scans.scan_added(layer)
 
     def replace_preview(self, layer: MeshLayer, mesh: Any, **info: Any) -> None:
-        """A finished reconstruction: its full-resolution mesh replaces the preview."""
-        self.layers.update(layer, data=mesh, preview=False, **info)
+        """A finished reconstruction: its full-resolution mesh replaces the preview (undoable)."""
+        self.undo_stack.push(
+            EditLayer(
+                self.layers,
+                layer,
+                f"Final mesh of {layer.title}",
+                data=mesh,
+                preview=False,
+                distances=None,
+                histogram=None,
+                report=None,
+                **info,
+            )
+        )
 
     def _layer_color(self, name: str, color: str) -> None:
         layer = self.layers.get(name)
@@ -276,14 +310,50 @@ class ReconstructTab(QWidget):
         if layer.name == self.active_scan_name:
             scans = self.layers.scans()
             self.active_scan_name = scans[-1].name if scans else None
-            if scans and not scans[-1].visible:  # removing a cleaned scan shows its source again
-                self.layers.update(scans[-1], visible=True)
             self.scan_controller.show_info()
         self.update_buttons()
 
     # ---------------------------------------------------------- the panels' work --
-    def open_scans(self, paths: Sequence[str | Path]) -> JobHandle | None:
-        return self.scan_controller.open_scans(paths)
+    def open_scans(self, paths: Sequence[str | Path], *, replace: bool = False) -> JobHandle | None:
+        """Load ``paths`` into a new scan layer; ``replace``: the loaded scan replaces every layer."""
+        if replace and self.training:
+            self.report_error("stop the reconstruction before replacing its scan")
+            return None
+        return self.scan_controller.open_scans(paths, replace=replace)
+
+    def replace_all(self, layer: Layer, text: str) -> None:
+        """One undo step: every layer goes, ``layer`` comes."""
+        parts: list[QUndoCommand] = [RemoveLayer(self.layers, lay) for lay in reversed(list(self.layers))]
+        parts.append(AddLayer(self.layers, layer, ""))
+        self.undo_stack.push(Macro(text, parts))
+
+    def open_compare(self) -> Any:
+        """The Compare window (two linked views, one metrics table), opened or raised."""
+        from levelset_studio.app.reconstruct.compare import CompareWindow
+
+        if self.compare_window is None or self.compare_window.closed:
+            self.compare_window = CompareWindow(self)
+        self.compare_window.show()
+        self.compare_window.raise_()
+        return self.compare_window
+
+    def finalize_mesh(self) -> JobHandle | None:
+        return self.training_controller.finalize()
+
+    def export_refusal(self, path: str | Path) -> str | None:
+        """Why ``path`` cannot be written (asked before any "replace?" question), or None."""
+        from levelset_studio.core.surface.meshes.meshio import MESH_EXTENSIONS
+
+        path = Path(path)
+        if path.suffix.lower() not in MESH_EXTENSIONS:
+            return f"{path.name}: unsupported mesh format (supported: {', '.join(MESH_EXTENSIONS)})"
+        target = path.resolve()
+        for lay in self.layers.scans():
+            if any(Path(f).resolve() == target for f in lay.files):
+                return f"{path}: that is an input scan; it is never overwritten"
+        if not path.parent.is_dir():
+            return f"{path.parent}: no such folder"
+        return None
 
     def clean_active_scan(self) -> JobHandle | None:
         return self.scan_controller.clean_active_scan()
@@ -333,6 +403,9 @@ class ReconstructTab(QWidget):
     def shutdown(self, timeout_s: float = 2.0) -> bool:
         """Cancel every job and wait for them (window closing); True when all stopped."""
         self.training_controller.shutdown()
+        if self.compare_window is not None:
+            self.compare_window.close_view()
+            self.compare_window.close()
         ok = self.jobs.stop_all(timeout_s)
         self.view.close_view()
         return ok

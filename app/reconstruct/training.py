@@ -23,9 +23,9 @@ from levelset_studio.app.widgets.params_panel import ParamsPanel
 from levelset_studio.app.widgets.plots import LossPlot
 from levelset_studio.core.errors import ConfigError
 from levelset_studio.core.events import Message
-from levelset_studio.core.surface.layers import MeshLayer
+from levelset_studio.core.surface.layers import MeshLayer, PointsLayer
 from levelset_studio.core.surface.reconstruction.config import ReconstructionConfig
-from levelset_studio.core.surface.reconstruction.trainer import ReconstructionStarted, Reconstructor
+from levelset_studio.core.surface.reconstruction.trainer import PointsIgnored, ReconstructionStarted, Reconstructor
 
 if TYPE_CHECKING:
     from levelset_studio.app.jobs import JobHandle
@@ -54,6 +54,13 @@ class ReconstructPanel(QWidget):
         for b in (self.reconstruct_button, self.stop_button, self.continue_button):
             buttons.addWidget(b)
         box.layout().addLayout(buttons)
+        self.final_button = QPushButton("Final mesh")
+        self.final_button.setToolTip(
+            "After Stop the layer shows the low-resolution training preview: mesh the network "
+            "at full resolution and trim it, as a finished run does"
+        )
+        self.final_button.setVisible(False)
+        box.layout().addWidget(self.final_button)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setFormat("")
@@ -92,6 +99,7 @@ class TrainingController:
         panel.stop_button.clicked.connect(self.stop)
         panel.continue_button.clicked.connect(lambda: self.continue_())
         panel.show_samples.toggled.connect(self._samples_toggled)
+        panel.final_button.clicked.connect(lambda: self.finalize())
 
     @property
     def training(self) -> bool:
@@ -175,6 +183,38 @@ class TrainingController:
         tab.status_message.emit("Reconstructing…")
         return t
 
+    def needs_final(self) -> bool:
+        """The run's layer shows a preview that the network can replace by its final mesh."""
+        layer = self.layer()
+        return layer is not None and layer.preview and self.reconstructor is not None and not self.training
+
+    def finalize(self) -> JobHandle | None:
+        """Mesh the stopped network at full resolution, trimmed; it replaces the preview (undoable)."""
+        rec, layer = self.reconstructor, self.layer()
+        if rec is None or layer is None or self.training:
+            return None
+        if self.tab.jobs.find("final") is not None:
+            return None
+
+        def job(token: Any) -> Any:
+            token.raise_if_cancelled()
+            return rec.extract_mesh()
+
+        def done(mesh: Any) -> None:
+            if layer in self.tab.layers and not self.training:
+                self.tab.replace_preview(layer, mesh, steps=rec.step)
+                self.panel.progress_text.setText(f"final mesh: {mesh.n_faces:,} triangles at step {rec.step}")
+                self.tab.status_message.emit(f"Final mesh: {mesh.n_faces:,} triangles")
+                self.tab.final_mesh_ready.emit(mesh)
+            self.sync_final_button()
+
+        self.panel.progress_text.setText("meshing at full resolution…")
+        return self.tab.start_job("final", job, on_result=done)
+
+    def sync_final_button(self) -> None:
+        self.panel.final_button.setVisible(self.needs_final())
+        self.panel.final_button.setEnabled(self.tab.jobs.find("final") is None)
+
     def stop(self) -> None:
         """Stop training (cooperatively, at the next step)."""
         t = self.tab.jobs.find("reconstruct")
@@ -189,8 +229,24 @@ class TrainingController:
         if isinstance(ev, ReconstructionStarted):
             self.reconstructor = ev.reconstructor
             self.tab.status_message.emit(f"Reconstructing on {ev.reconstructor.device_name}")
+        elif isinstance(ev, PointsIgnored) and ev.ignored is not None and len(ev.ignored):
+            self.show_ignored(ev.ignored)
         elif isinstance(ev, Message):  # what the engine decided (a failing GPU: on to the CPU)
             self.tab.status_message.emit(ev.text)
+
+    def show_ignored(self, ignored: Any) -> PointsLayer:
+        """The scan points the engine did not learn from, as a layer of their own (nothing is deleted)."""
+        tab = self.tab
+        layer = PointsLayer(
+            tab.layers.new_name("points"),
+            f"Ignored outliers ({len(ignored):,})",
+            points=ignored.points,
+            role="ignored outliers",
+            scan=tab.active_scan_name,
+        )
+        tab.layers.append(layer)  # a by-product of the run, like its preview: no undo step
+        tab.status_message.emit(ignored.summary())
+        return layer
 
     def _on_progress(self, p: Any) -> None:
         if p.total:
@@ -273,9 +329,17 @@ class TrainingController:
 
     def _stopped(self) -> None:
         p = self.panel
-        p.progress_text.setText("stopped: Continue resumes training" if self.reconstructor else "stopped")
-        self.tab.status_message.emit("Reconstruction stopped")
         # Show the newest snapshot the worker sent before stopping.
         if self._pending_snapshot is not None:
             self._snapshot_timer.stop()
             self._apply_snapshot()
+        layer = self.layer()
+        if layer is not None and layer.preview and self.reconstructor is not None:
+            p.progress_text.setText(
+                "stopped: the layer shows the low-resolution preview; press Final mesh "
+                "(full resolution, trimmed) before exporting, or Continue"
+            )
+            self.tab.status_message.emit("Reconstruction stopped: Final mesh makes the full-resolution surface")
+        else:
+            p.progress_text.setText("stopped: Continue resumes training" if self.reconstructor else "stopped")
+            self.tab.status_message.emit("Reconstruction stopped")
