@@ -215,6 +215,13 @@ class ReconstructTab(QWidget):
         return t
 
     # ------------------------------------------------------------------ layers --
+    def next_result_color(self) -> str:
+        """The palette colour of the next result layer: each result gets its own."""
+        from levelset_studio.app.view3d import result_color
+
+        self._results = getattr(self, "_results", 0) + 1
+        return result_color(self._results - 1)
+
     def add_layer(self, layer: Layer) -> None:
         """Add a layer on top and select it."""
         self.layers.append(layer)
