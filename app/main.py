@@ -171,6 +171,10 @@ def run_gui(options: GuiOptions) -> int:
     if callable(apply) and (options.dataset is not None or options.train):
         apply(options.dataset, options.train)
     window.show()
+    if not options.quit:  # after a crash: offer the recovery copy (app/autosave.py)
+        from levelset_studio.app.autosave import offer_recovery
+
+        QTimer.singleShot(0, lambda: offer_recovery(window))
     scans = list(options.scans)
     if options.session:
         session = options.session

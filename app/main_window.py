@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from levelset_studio.app.autosave import Autosaver
 from levelset_studio.app.dialogs import show_about, show_error
 from levelset_studio.app.reconstruct.tab import ReconstructTab
 from levelset_studio.app.reconstruct.training import FIRST_STEP_HINT
@@ -95,6 +96,9 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.reconstruct_tab.status_message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.reconstruct_tab.busy_changed.connect(self._sync_actions)
+        # a recovery copy of the work, kept while the app runs (app/autosave.py)
+        self.autosave = Autosaver(self.reconstruct_tab, self)
+        self.autosave.failed.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.reconstruct_tab.reconstruction_finished.connect(self._reconstruction_done_film)
         self.reconstruct_tab.reconstruction_finished.connect(lambda _m: self.settings.setValue(HINT_KEY, True))
         self.reconstruct_tab.scan_loaded.connect(self._scan_loaded)
@@ -529,6 +533,7 @@ class MainWindow(QMainWindow):
         shutdown = getattr(self.robustness_tab, "shutdown", None)
         if callable(shutdown):
             shutdown()
+        self.autosave.discard()  # a clean exit: no recovery copy is needed
         self.reconstruct_tab.shutdown(2.0)
         for box in self.error_boxes:
             box.close()

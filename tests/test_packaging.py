@@ -24,7 +24,7 @@ DESKTOP = LINUX / "levelset-studio.desktop"
 MIME_XML = LINUX / "levelset-studio-mime.xml"
 SPEC = PACKAGING / "pyinstaller" / "levelset-studio.spec"
 MIME_NS = "{http://www.freedesktop.org/standards/shared-mime-info}"
-SCAN_EXTENSIONS = ("ply", "pcd", "xyz", "obj", "stl", "off")
+SCAN_EXTENSIONS = ("ply", "pcd", "xyz", "obj", "stl", "off", "e57", "las", "laz")
 
 
 def _new_enough_setuptools() -> bool:
@@ -205,6 +205,16 @@ def test_desktop_entry_mime_types_cover_the_scan_formats() -> None:
     assert set(listed) == set(defined), "every listed type is defined in the MIME XML and vice versa"
     globs = {g for patterns in defined.values() for g in patterns}
     assert globs == {f"*.{ext}" for ext in SCAN_EXTENSIONS}
+
+
+def test_mime_types_follow_the_format_registry() -> None:
+    from levelset_studio.core.surface.scans.formats import SCAN_FORMATS
+
+    defined = _mime_types_from_xml()
+    registered = {f.mime: f for f in SCAN_FORMATS if f.mime}
+    assert set(registered) == set(defined)
+    for mime, spec in registered.items():
+        assert defined[mime] and {g[1:] for g in defined[mime]} <= set(spec.extensions), mime
 
 
 @pytest.mark.skipif(shutil.which("desktop-file-validate") is None, reason="desktop-file-validate not installed")

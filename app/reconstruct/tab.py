@@ -22,6 +22,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from levelset_studio.app.jobs import JobHandle, JobRunner
+from levelset_studio.app.reconstruct import session_io
 from levelset_studio.app.reconstruct.common import group
 from levelset_studio.app.reconstruct.inspect_panel import InspectPanel
 from levelset_studio.app.reconstruct.inspection import InspectController
@@ -329,8 +330,12 @@ class ReconstructTab(QWidget):
     def save_session(self, path: str | Path) -> Path:
         return self.session_controller.save_session(path)
 
-    def load_session(self, path: str | Path) -> JobHandle | None:
-        return self.session_controller.load_session(path)
+    def load_session(self, path: str | Path, replacements: dict[str, str] | None = None) -> JobHandle | None:
+        return self.session_controller.load_session(path, replacements)
+
+    def ask_for_file(self, missing: str) -> str | None:
+        """Where a session's moved scan is now (a file dialog; tests replace it)."""
+        return session_io.ask_for_scan(self, missing)
 
     def shutdown(self, timeout_s: float = 2.0) -> bool:
         """Cancel every job and wait for them (window closing); True when all stopped."""

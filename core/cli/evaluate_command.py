@@ -57,18 +57,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="mesh area farther than this fraction of the diagonal from the scan counts as invented (default 0.02)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the surface sampling (default 0)")
+    from levelset_studio.core.surface.scans.scanio import add_read_arguments
+
+    add_read_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from levelset_studio.core.surface.evaluation import evaluate_reconstruction
     from levelset_studio.core.surface.meshes.meshio import read_mesh
-    from levelset_studio.core.surface.scans.scanio import load_scan
+    from levelset_studio.core.surface.scans.scanio import load_scan, read_config_from_args
 
     if not (math.isfinite(args.far_threshold) and 0 < args.far_threshold < 1):
         raise ConfigError(f"far-threshold: {args.far_threshold!r} is outside (0, 1)")
     mesh = read_mesh(args.mesh)
-    scan = load_scan(args.scan)
+    scan = load_scan(args.scan, config=read_config_from_args(args))
     reference = None if args.reference is None else read_mesh(args.reference)
     report = evaluate_reconstruction(
         mesh,

@@ -43,6 +43,9 @@ def add_reconstruct_arguments(p: argparse.ArgumentParser) -> None:
         help="levelset (CNLS, default), igr (eikonal) or poisson (screened Poisson baseline)",
     )
     add_arguments(p.add_argument_group("reconstruction"), ReconstructionConfig, exclude=("method",))
+    from levelset_studio.core.surface.scans.scanio import add_read_arguments
+
+    add_read_arguments(p)  # --max-points, --scan-index, --keep-noise (read_config_from_args)
 
 
 def reconstruct_config(args: argparse.Namespace):
@@ -62,8 +65,9 @@ def reconstruct_config(args: argparse.Namespace):
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
+    from levelset_studio.core.cli.scan_commands import reading_notes
     from levelset_studio.core.surface.meshes.meshio import write_mesh
-    from levelset_studio.core.surface.scans.scanio import load_scan
+    from levelset_studio.core.surface.scans.scanio import load_scan, read_config_from_args
 
     cfg = reconstruct_config(args)  # validate settings before reading anything
     recon_safety.check_arguments(args)
@@ -77,10 +81,13 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         restored = restore_session(args.resume_session, device=args.device)
         scan = restored.scan
     else:
-        recon_safety.check_load_memory(args, list(args.scans))
-        scan = load_scan(args.scans)
+        if args.max_points is None:  # with a budget, reading holds about the budget, not the file
+            recon_safety.check_load_memory(args, list(args.scans))
+        scan = load_scan(args.scans, config=read_config_from_args(args))
     protect = list(scan.files) + [p for p in (args.resume, args.checkpoint, args.resume_session) if p]
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
+    for line in reading_notes(scan):
+        say(line)
     t0 = time.perf_counter()
     if args.method == "poisson":
         from levelset_studio.core.surface.reconstruction.poisson import poisson_reconstruct

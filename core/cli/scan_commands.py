@@ -16,28 +16,35 @@ from levelset_studio.core.params import add_arguments, config_from_args
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this module's subcommands to the `levelset` parser."""
     from levelset_studio.core.surface.scans.cleaning import CleaningConfig
-    from levelset_studio.core.surface.scans.scanio import SCAN_EXTENSIONS
+    from levelset_studio.core.surface.scans.formats import SCAN_EXTENSIONS, WRITABLE_SCAN_EXTENSIONS
+    from levelset_studio.core.surface.scans.scanio import add_read_arguments
     from levelset_studio.core.surface.scans.scanner import SHAPES, ScannerConfig
 
     exts = ", ".join(SCAN_EXTENSIONS)
+    writable = ", ".join(WRITABLE_SCAN_EXTENSIONS)
     p = sub.add_parser(
         "info",
-        help="describe one or more scans (merged) or a .conf scan set",
-        description=f"Read scans and print what was read. Formats: {exts}. Several files are merged into one cloud.",
+        help="describe one or more scans (merged) or a .conf scan set; --formats lists the formats",
+        description=f"Read scans and print what was read. Formats: {exts} (see --formats). "
+        "Several files are merged into one cloud.",
     )
-    p.add_argument("scans", nargs="+", metavar="SCAN", help="scan files or a .conf scan set")
+    p.add_argument("scans", nargs="*", metavar="SCAN", help="scan files or a .conf scan set")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--formats", action="store_true", help="list the formats that can be read and written, and exit")
+    add_read_arguments(p)
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser(
         "clean",
         help="downsample, remove outliers and estimate normals of a scan",
-        description="Clean scans (merged) and write the result as a point cloud "
-        "(.ply, .pcd or .xyz). Sizes are fractions of the bounding-box diagonal.",
+        description=f"Clean scans (merged) and write the result as a point cloud ({writable}). "
+        "Sizes are fractions of the bounding-box diagonal. LAS/LAZ keep the input's integer grid, "
+        "intensity, classes and CRS; E57 keeps intensity.",
     )
     p.add_argument("scans", nargs="+", metavar="SCAN", help="scan files or a .conf scan set")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output point cloud (.ply, .pcd, .xyz)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help=f"output point cloud ({writable})")
     add_arguments(p.add_argument_group("cleaning"), CleaningConfig)
+    add_read_arguments(p)
     p.set_defaults(func=cmd_clean)
 
     p = sub.add_parser(
@@ -77,12 +84,13 @@ def _progress_bar(desc: str):
     return bar, update
 
 
-def _load(paths: list[str]):
-    from levelset_studio.core.surface.scans.scanio import load_scan
+def _load(paths: list[str], args: argparse.Namespace | None = None):
+    from levelset_studio.core.surface.scans.scanio import load_scan, read_config_from_args
 
+    config = read_config_from_args(args if args is not None else argparse.Namespace())
     bar, update = _progress_bar("reading")
     try:
-        return load_scan(paths, progress=update)
+        return load_scan(paths, progress=update, config=config)
     finally:
         bar.close()
 
@@ -95,6 +103,12 @@ def scan_summary(scan) -> dict:
         "has_colors": scan.colors is not None,
         "from_mesh": scan.from_mesh,
         "dropped_nonfinite": scan.dropped_nonfinite,
+        "has_intensity": scan.intensity is not None,
+        "has_classification": scan.classification is not None,
+        "points_in_files": scan.points_in_files,
+        "dropped_while_reading": dict(scan.read_counts),
+        "stations": None if scan.stations is None else [[float(v) for v in s] for s in scan.stations],
+        "crs": scan.crs,
         "bbox_min": [float(v) for v in scan.bbox_min],
         "bbox_max": [float(v) for v in scan.bbox_max],
         "diagonal": scan.diagonal,
@@ -103,8 +117,16 @@ def scan_summary(scan) -> dict:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from levelset_studio.core.errors import ScanError
+    from levelset_studio.core.surface.scans.formats import crs_name, formats_text
+
+    if args.formats:
+        print(formats_text())
+        return 0
+    if not args.scans:
+        raise ScanError("no scan files given (or use --formats to list the formats)")
     t0 = time.perf_counter()
-    scan = _load(args.scans)
+    scan = _load(args.scans, args)
     info = scan_summary(scan)
     if args.json:
         print(json.dumps(info, indent=2))
@@ -120,6 +142,18 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("colours", "yes" if info["has_colors"] else "no"),
         ("sampled from a mesh", "yes" if info["from_mesh"] else "no"),
         ("dropped non-finite", f"{info['dropped_nonfinite']:,}"),
+    ]
+    rows += [(f"dropped: {_REASONS.get(k, k)}", f"{v:,}") for k, v in info["dropped_while_reading"].items()]
+    if info["points_in_files"] != info["points"]:
+        rows.append(("points in the files", f"{info['points_in_files']:,}"))
+    if info["has_intensity"] or info["has_classification"]:
+        kept = [n for n, yes in (("intensity", info["has_intensity"]), ("classes", info["has_classification"])) if yes]
+        rows.append(("attributes", ", ".join(kept)))
+    if info["stations"]:
+        rows.append(("stations", f"{len(info['stations'])} (scanner positions kept)"))
+    if info["crs"]:
+        rows.append(("CRS", crs_name(info["crs"]) or ""))
+    rows += [
         ("bbox min", vec(info["bbox_min"])),
         ("bbox max", vec(info["bbox_max"])),
         ("bbox diagonal", f"{info['diagonal']:.6g} (scan units)"),
@@ -136,16 +170,47 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+_REASONS = {
+    "noise_class": "noise classes 7, 18 (--keep-noise keeps them)",
+    "invalid_state": "invalid (structured scan)",
+    "decimated": "decimated to --max-points",
+}
+
+
+def reading_notes(scan) -> list[str]:
+    """Lines that say what reading left out (for the commands that read scans)."""
+    notes = []
+    for k, v in scan.read_counts.items():
+        if v:
+            notes.append(f"reading: {v:,} points left out: {_REASONS.get(k, k)}")
+    return notes
+
+
 def cmd_clean(args: argparse.Namespace) -> int:
     from levelset_studio.core.surface.meshes.meshio import write_point_cloud
     from levelset_studio.core.surface.scans.cleaning import CleaningConfig, clean_scan
+    from levelset_studio.core.surface.scans.formats import WRITABLE_SCAN_EXTENSIONS
+    from levelset_studio.core.surface.scans.scanio import transfer_attributes
 
     config = config_from_args(CleaningConfig, args)
     out = Path(args.output)
-    _check_output(out, (".ply", ".pcd", ".xyz"))
-    scan = _load(args.scans)
+    _check_output(out, WRITABLE_SCAN_EXTENSIONS)
+    scan = _load(args.scans, args)
+    for line in reading_notes(scan):
+        print(line)
     cleaned, report = clean_scan(scan, config)
-    write_point_cloud(cleaned.points, out, cleaned.normals, cleaned.colors, protect=list(scan.files))
+    cleaned = transfer_attributes(scan, cleaned)
+    write_point_cloud(
+        cleaned.points,
+        out,
+        cleaned.normals,
+        cleaned.colors,
+        protect=list(scan.files),
+        intensity=cleaned.intensity,
+        classification=cleaned.classification,
+        grid=scan.grid,
+        crs=scan.crs,
+    )
     print(report.summary())
     print(f"wrote {out}")
     return 0

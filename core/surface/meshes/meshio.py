@@ -43,7 +43,7 @@ class MeshFormatSpec:
 
 
 MESH_FORMATS: tuple[MeshFormatSpec, ...] = (
-    MeshFormatSpec("PLY", ".ply", "binary little-endian PLY", "float64", True, mime="application/x-ply"),
+    MeshFormatSpec("PLY", ".ply", "binary little-endian PLY", "float64", True, mime="model/x-ply"),
     MeshFormatSpec("Wavefront OBJ", ".obj", "text, 17-digit coordinates", "float64", True, mime="model/obj"),
     MeshFormatSpec("STL", ".stl", "binary STL", "float32 (by format)", False, mime="model/stl"),
     MeshFormatSpec("OFF", ".off", "text Object File Format", "float64", False, mime="model/x-off"),

@@ -70,14 +70,20 @@ def check_geometry(points: np.ndarray, dropped: int, where: Path | None) -> None
 
 
 def clean_normals(normals: np.ndarray | None) -> np.ndarray | None:
-    """Unit float32 normals, or None when any is missing (a scan has all or none)."""
+    """Unit float32 normals, or None when any is missing (a scan has all or none).
+
+    Works in blocks, so a big cloud's normals are never copied whole in float64."""
     if normals is None:
         return None
-    n = normals.astype(np.float64)
-    length = np.linalg.norm(n, axis=1)
-    if not np.all(np.isfinite(length)) or np.any(length < 1e-12):
-        return None
-    return (n / length[:, None]).astype(np.float32)
+    out = np.empty(normals.shape, dtype=np.float32)
+    block = 1_000_000
+    for s in range(0, len(normals), block):
+        n = np.asarray(normals[s : s + block], dtype=np.float64)
+        length = np.linalg.norm(n, axis=1)
+        if not np.all(np.isfinite(length)) or np.any(length < 1e-12):
+            return None
+        out[s : s + block] = n / length[:, None]
+    return out
 
 
 def merge_optional(parts: list[np.ndarray | None]) -> np.ndarray | None:
@@ -88,8 +94,11 @@ def merge_optional(parts: list[np.ndarray | None]) -> np.ndarray | None:
     return np.concatenate(present) if len(present) > 1 else present[0]
 
 
-def stack(table: np.ndarray, names: Sequence[str]) -> np.ndarray:
-    return np.stack([np.asarray(table[n], dtype=np.float64) for n in names], axis=1)
+def stack(table: np.ndarray, names: Sequence[str], dtype: type = np.float64) -> np.ndarray:
+    out: np.ndarray = np.empty((len(table), len(names)), dtype=dtype)
+    for j, n in enumerate(names):
+        out[:, j] = table[n]
+    return out
 
 
 def colors01(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -136,13 +145,14 @@ class ReadConfig:
 
 
 class Decimator:
-    """Keeps each point with probability ``budget / total`` while chunks stream past.
-
-    The kept count is close to the budget (binomial); :meth:`trim` cuts any excess at the end.
-    """
+    """Keeps each point with probability a little over ``budget / total`` while chunks
+    stream past; ``load_scan`` then trims the kept points to exactly the budget."""
 
     def __init__(self, total: int, budget: int | None, seed: int = 0) -> None:
-        self.rate = 1.0 if budget is None or total <= budget else budget / total
+        # A few standard deviations over the budget, so the binomial count almost never
+        # falls short; the reader's caller trims the excess to exactly the budget.
+        over = 1.0 if budget is None else 1.0 + 6.0 / np.sqrt(budget)
+        self.rate = 1.0 if budget is None or total <= budget * over else min(1.0, budget * over / total)
         self.budget = budget
         self.rng = np.random.default_rng(seed)
 
@@ -155,12 +165,6 @@ class Decimator:
         if not self.active:
             return None
         return self.rng.random(n, dtype=np.float32) < self.rate
-
-    def trim(self, n: int) -> np.ndarray | None:
-        """Sorted indices to keep when ``n`` exceeds the budget, or None."""
-        if self.budget is None or n <= self.budget:
-            return None
-        return np.sort(self.rng.choice(n, size=self.budget, replace=False))
 
 
 def subsample_indices(n: int, k: int, seed: int = 0) -> np.ndarray:

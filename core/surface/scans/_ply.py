@@ -15,7 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from levelset_studio.core.errors import ScanError, UnsupportedFormatError
-from levelset_studio.core.surface.scans._common import Cloud, colors01, one_line, stack
+from levelset_studio.core.surface.scans._common import (
+    Cloud,
+    Decimator,
+    Progress,
+    ReadConfig,
+    colors01,
+    one_line,
+    read_bytes,
+    stack,
+)
 
 _PLY_TYPES = {
     "char": "i1",
@@ -87,6 +96,91 @@ def parse_ply_header(data: bytes, path: Path) -> tuple[str, list[_PlyElement], i
     return fmt, elements, m.end()
 
 
+def read_ply_file(path: Path, config: ReadConfig, progress: Progress | None = None) -> Cloud:
+    """A PLY file: binary point clouds (no faces) are read in chunks straight from the file,
+    so memory is the result plus one chunk, and a point budget applies while reading;
+    everything else goes through :func:`read_ply` on the file's bytes."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 20)
+    fmt, elements, body = parse_ply_header(head, path)
+    names = [e.name for e in elements]
+    if fmt == "ascii" or "vertex" not in names or elements[names.index("vertex")].has_lists:
+        return read_ply(read_bytes(path), path)
+    k = names.index("vertex")
+    if "face" in names and elements[names.index("face")].count > 0:
+        return read_ply(read_bytes(path), path)
+    if any(e.has_lists for e in elements[:k]):
+        return read_ply(read_bytes(path), path)
+    order = "<" if fmt == "binary_little_endian" else ">"
+    offset = body
+    for e in elements[:k]:
+        offset += e.count * np.dtype([(n, order + t) for n, t, _ in e.props]).itemsize
+    v = elements[k]
+    dtype = np.dtype([(n, order + t) for n, t, _ in v.props])
+    fields = set(dtype.names or ())
+    if not {"x", "y", "z"} <= fields:
+        raise ScanError("the PLY vertex element has no x, y, z properties", path)
+    size = path.stat().st_size
+    if size < offset + v.count * dtype.itemsize:
+        raise ScanError(
+            f"truncated binary PLY file: the vertex data needs {v.count * dtype.itemsize} bytes, "
+            f"{max(size - offset, 0)} are there",
+            path,
+        )
+    ntri = next((t for t in (("nx", "ny", "nz"), ("normal_x", "normal_y", "normal_z")) if set(t) <= fields), None)
+    ctri = next(
+        (
+            t
+            for t in (("red", "green", "blue"), ("r", "g", "b"), ("diffuse_red", "diffuse_green", "diffuse_blue"))
+            if set(t) <= fields
+        ),
+        None,
+    )
+    dec = Decimator(v.count, config.max_points, config.seed)
+    cap = v.count if not dec.active else int(v.count * dec.rate * 1.05) + 1024
+    pts = np.empty((cap, 3), dtype=np.float64)
+    nrm = np.empty((cap, 3), dtype=np.float32) if ntri else None
+    col = np.empty((cap, 3), dtype=dtype[ctri[0]]) if ctri else None
+    n = 0
+    chunk = max(1, config.chunk_points)
+    with open(path, "rb") as fh:
+        for s in range(0, v.count, chunk):
+            m = min(chunk, v.count - s)
+            fh.seek(offset + s * dtype.itemsize)
+            table = np.fromfile(fh, dtype=dtype, count=m)
+            if len(table) < m:
+                raise ScanError(f"truncated binary PLY file: {s + len(table):,} of {v.count:,} vertices", path)
+            keep = dec.mask(m)
+            if keep is not None:
+                table = table[keep]
+            k2 = len(table)
+            if n + k2 > len(pts):  # the binomial count ran over the estimate: grow
+                grow = max(n + k2, int(len(pts) * 1.25))
+                pts = _grow(pts, grow)
+                nrm = None if nrm is None else _grow(nrm, grow)
+                col = None if col is None else _grow(col, grow)
+            pts[n : n + k2] = stack(table, ("x", "y", "z"))
+            if nrm is not None and ntri:
+                nrm[n : n + k2] = stack(table, ntri, np.float32)
+            if col is not None and ctri:
+                col[n : n + k2] = stack(table, ctri, col.dtype.type)
+            n += k2
+            if progress is not None:
+                progress((s + m) / v.count)
+    cloud = Cloud(points=pts[:n], normals=None if nrm is None else nrm[:n], points_in_file=v.count)
+    if col is not None and ctri:
+        cloud.colors = colors01(col[:n], dtype[ctri[0]])
+    if dec.active:
+        cloud.counts = {"decimated": v.count - n}
+    return cloud
+
+
+def _grow(a: np.ndarray, size: int) -> np.ndarray:
+    out = np.empty((size, *a.shape[1:]), dtype=a.dtype)
+    out[: len(a)] = a
+    return out
+
+
 def read_ply(data: bytes, path: Path) -> Cloud:
     fmt, elements, body = parse_ply_header(data, path)
     names = [e.name for e in elements]
@@ -104,7 +198,7 @@ def read_ply(data: bytes, path: Path) -> Cloud:
     cloud = Cloud(points=stack(vertex, ("x", "y", "z")))
     for triple in (("nx", "ny", "nz"), ("normal_x", "normal_y", "normal_z")):
         if set(triple) <= set(fields):
-            cloud.normals = stack(vertex, triple)
+            cloud.normals = stack(vertex, triple, np.float32)
             break
     for triple in (("red", "green", "blue"), ("r", "g", "b"), ("diffuse_red", "diffuse_green", "diffuse_blue")):
         if set(triple) <= set(fields):

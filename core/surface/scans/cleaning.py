@@ -27,7 +27,7 @@ from levelset_studio.core.errors import ScanError
 from levelset_studio.core.params import param, validate_config
 from levelset_studio.core.surface.scans.scan import Scan
 
-ORIENT_MODES = ("none", "viewpoint", "tangent_plane")
+ORIENT_MODES = ("none", "viewpoint", "tangent_plane", "scanner")
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,8 @@ class CleaningConfig:
         "tangent_plane",
         "Normals: orientation",
         "how estimated normals are oriented: towards a "
-        "viewpoint, consistently over the surface (tangent_plane, time-bounded), or not at all",
+        "viewpoint, consistently over the surface (tangent_plane, time-bounded), towards the nearest "
+        "scanner position the file records (scanner: E57 stations, .conf placements), or not at all",
         choices=ORIENT_MODES,
     )
     viewpoint_x: float = param(
@@ -276,6 +277,7 @@ def estimate_normals(
     """A new Scan with normals from local plane fits, oriented as asked.
 
     'viewpoint' makes every normal face the given scanner position (scan units);
+    'scanner' makes each normal face the nearest of the scan's recorded scanner positions;
     'tangent_plane' orients consistently over the surface in bounded time (see the
     module docstring); 'none' leaves the sign of each normal arbitrary.
     """
@@ -295,6 +297,15 @@ def estimate_normals(
         normals[flip] *= -1
     elif orient == "tangent_plane":
         normals = _orient_consistently(local, normals, k, orient_max_points)
+    elif orient == "scanner":
+        if scan.stations is None or len(scan.stations) == 0:
+            raise ScanError("orientation 'scanner' needs scanner positions (an E57 or .conf scan); this scan has none")
+        from scipy.spatial import cKDTree
+
+        _, nearest = cKDTree(scan.stations - center).query(local, k=1)
+        toward = scan.stations[nearest] - scan.points
+        flip = np.einsum("ij,ij->i", normals, toward) < 0
+        normals[flip] *= -1
     length = np.linalg.norm(normals, axis=1, keepdims=True)
     normals = np.divide(normals, length, out=np.zeros_like(normals), where=length > 0)
     normals[length[:, 0] == 0] = (0.0, 0.0, 1.0)  # isolated points: any unit vector

@@ -37,7 +37,7 @@ class FormatSpec:
     capabilities: frozenset[Capability]
     writable: bool = False  # ``levelset clean`` / ``make-scan`` can write it
     library: str = "built in"  # what does the work
-    mime: str | None = None  # the MIME type the desktop file registers
+    mime: str | None = None  # the MIME type the desktop entry registers (packaging/linux)
     reader: Reader | None = None  # None: handled by load_scan itself (scan sets)
     chunked: bool = False  # read in chunks (bounded memory, budget applied while reading)
 
@@ -69,8 +69,9 @@ SCAN_FORMATS: tuple[FormatSpec, ...] = (
         _caps("normals", "colour", "faces"),
         writable=True,
         library="numpy (plyfile for unusual face lists)",
-        mime="application/x-ply",
-        reader=_from_bytes(_ply.read_ply),
+        mime="model/x-ply",
+        reader=_ply.read_ply_file,
+        chunked=True,  # binary point clouds
     ),
     FormatSpec(
         "PCD",
@@ -80,7 +81,7 @@ SCAN_FORMATS: tuple[FormatSpec, ...] = (
         _caps("normals", "colour"),
         writable=True,
         library="numpy (open3d for binary_compressed)",
-        mime="application/x-pcd",
+        mime="model/x-pcd",
         reader=_from_bytes(_pcd.read_pcd),
     ),
     FormatSpec(
@@ -91,7 +92,7 @@ SCAN_FORMATS: tuple[FormatSpec, ...] = (
         _caps("normals", "colour"),
         writable=True,  # as .xyz
         library="numpy",
-        mime="text/x-xyz",
+        mime="model/x-xyz",
         reader=_from_bytes(_text.read_text),
     ),
     FormatSpec(
@@ -166,7 +167,6 @@ SCAN_FORMATS: tuple[FormatSpec, ...] = (
         "Stanford scan set: 'bmesh FILE tx ty tz qx qy qz qw' lines placing scans",
         "set",
         _caps("stations"),
-        mime="text/x-levelset-conf",
     ),
 )
 

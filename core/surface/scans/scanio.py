@@ -74,6 +74,7 @@ __all__ = [
     "read_mesh_arrays",
     "scan_file_filter",
     "supported_text",
+    "transfer_attributes",
 ]
 
 
@@ -248,6 +249,28 @@ def load_scan_job(
         return load_scan(paths, progress=token.report, config=config, cancel=token)
 
     return job
+
+
+def transfer_attributes(source: Scan, target: Scan) -> Scan:
+    """``target`` (e.g. ``source`` cleaned, possibly voxel-averaged) with the intensity and
+    classes of its nearest point in ``source``: what a LAS or E57 written after cleaning keeps."""
+    if source.intensity is None and source.classification is None:
+        return target
+    if len(target) == len(source) and np.array_equal(target.points, source.points):
+        nearest = np.arange(len(source))
+    else:
+        from scipy.spatial import cKDTree
+
+        origin = source.transform.center
+        tree = cKDTree(source.points - origin)
+        _, nearest = tree.query(target.points - origin, k=1, workers=-1)
+    return target.with_points(
+        target.points,
+        target.normals,
+        target.colors,
+        intensity=None if source.intensity is None else source.intensity[nearest],
+        classification=None if source.classification is None else source.classification[nearest],
+    )
 
 
 def _read_file(path: Path, config: ReadConfig, progress: Callable[[float], None] | None = None) -> Cloud:
