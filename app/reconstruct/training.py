@@ -254,10 +254,10 @@ class TrainingController:
 
         # a preview is not an edit: it does not go on the undo stack
         mesh = Mesh(snap.vertices, snap.faces, getattr(snap, "normals", None), name=layer.title)
-        self.tab.layers.update(layer, data=mesh, step=snap.step, preview=True)
         if not self._faint_done:  # the scan steps back behind the first surface of a run
             self._faint_done = True
             self.tab.view.set_scans_faint(True)
+        self.tab.layers.update(layer, data=mesh, step=snap.step, preview=True)
         if snap.samples is not None and self.panel.show_samples.isChecked():
             self.tab.view.set_points(samples_name(layer.name), snap.samples, color="#e0443e", point_size=4.0)
         self.snapshots_applied += 1
