@@ -13,9 +13,19 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction, QDesktopServices, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
+from levelset_studio.app.autosave import Autosaver
 from levelset_studio.app.dialogs import show_about, show_error
 from levelset_studio.app.reconstruct.tab import ReconstructTab
 from levelset_studio.app.view3d import grab_window
@@ -67,6 +77,7 @@ class MainWindow(QMainWindow):
         # Replaceable: the CLI's --quit mode prints errors instead of showing dialogs.
         self.error_handler: Callable[[str], None] = self.show_error
         self.error_boxes: list[QMessageBox] = []
+        self.recorder: Any = None  # app.recorder.FilmRecorder of File > Record Film / --record
 
         self.tabs = QTabWidget(self)
         self.reconstruct_tab = ReconstructTab(self)
@@ -80,6 +91,10 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.reconstruct_tab.status_message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.reconstruct_tab.busy_changed.connect(self._sync_actions)
+        # a recovery copy of the work, kept while the app runs (app/autosave.py)
+        self.autosave = Autosaver(self.reconstruct_tab, self)
+        self.autosave.failed.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.reconstruct_tab.reconstruction_finished.connect(self._reconstruction_done_film)
         self._restore_geometry()
         self._sync_actions()
         self.tabs.currentChanged.connect(self._route_shortcuts)
@@ -133,6 +148,13 @@ class MainWindow(QMainWindow):
         self.screenshot_action = self._action(
             file, "Save Scree&nshot…", self.screenshot_dialog, None, "Save a PNG of the whole window"
         )
+        self.record_action = self._action(
+            file,
+            "Record &Film…",
+            self.record_dialog,
+            None,
+            "Film the next reconstruction's previews (GIF or MP4, fixed camera); stops when it finishes",
+        )
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         self._rebuild_recent_menu()
@@ -177,6 +199,13 @@ class MainWindow(QMainWindow):
         self._action(view, "Robustness Tab", lambda: self.tabs.setCurrentIndex(1), "Ctrl+2")
 
         help_menu = bar.addMenu("&Help")
+        self.shortcuts_action = self._action(
+            help_menu, "&Keyboard Shortcuts", self.show_shortcuts, "F1", "Every shortcut of the window"
+        )
+        self.docs_action = self._action(
+            help_menu, "&Documentation", self.open_docs, None, "Open the project's documentation (docs/)"
+        )
+        help_menu.addSeparator()
         self._action(help_menu, "&About LevelSet Studio", self.show_about)
 
     def _build_status_bar(self) -> None:
@@ -243,6 +272,49 @@ class MainWindow(QMainWindow):
     def show_error(self, message: str) -> None:
         self.error_boxes = [b for b in self.error_boxes if b.isVisible()]
         self.error_boxes.append(show_error(self, message))
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(keys, what they do) for every menu action with a shortcut, and the view's keys."""
+        rows: list[tuple[str, str]] = []
+        # F5/Esc move between the two tabs' actions: name both
+        both = {"F5": "Reconstruct (Reconstruct tab) / Train (Robustness tab)", "Esc": "Stop the running job"}
+        for menu in self.menuBar().findChildren(QMenu):
+            for act in menu.actions():
+                key = act.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                if key and key not in both:
+                    rows.append((key, act.text().replace("&", "").rstrip("…")))
+        rows += list(both.items())
+        rows += [
+            ("R", "Back to the default view (3D view)"),
+            ("Mouse: left drag / right drag / wheel", "Turn / zoom / zoom the 3D view"),
+            ("Shift + left drag", "Move the 3D view sideways"),
+        ]
+        out: dict[str, str] = {}
+        for key, text in rows:
+            out.setdefault(key, text)
+        return list(out.items())
+
+    def show_shortcuts(self) -> QMessageBox:
+        rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in self.shortcut_rows())
+        box = QMessageBox(self)
+        box.setObjectName("shortcuts_dialog")
+        box.setWindowTitle("Keyboard shortcuts")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(f"<table>{rows}</table>")
+        box.open()
+        return box
+
+    def docs_path(self) -> Path | None:
+        """The docs/ folder of a source checkout, when there is one."""
+        docs = Path(__file__).resolve().parents[1] / "docs"
+        return docs if (docs / "architecture.md").is_file() else None
+
+    def open_docs(self) -> bool:
+        docs = self.docs_path()
+        if docs is None:
+            self.error_handler("the documentation (docs/) is not installed with this build; see the project's README")
+            return False
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(docs)))
 
     def show_about(self) -> QMessageBox:
         return show_about(self, self._device_text().removeprefix("Device: "))
@@ -337,6 +409,45 @@ class MainWindow(QMainWindow):
         if path:
             self._guard(lambda: self.save_screenshot(path))
 
+    # ----------------------------------------------------------------- film --
+    def record_dialog(self) -> None:
+        if self.recorder is not None and self.recorder.recording:
+            film = self.stop_recording()
+            if film is not None:
+                self.statusBar().showMessage(f"Film saved: {film}", 8000)
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Record film", "levelset-film.gif", "Animated GIF (*.gif);;MP4 video (*.mp4)"
+        )
+        if path:
+            self._guard(lambda: self.start_recording(path))
+
+    def start_recording(self, path: str | Path) -> Any:
+        """Film every mesh the 3D view shows from now on (camera fixed at the first frame)."""
+        from levelset_studio.app.recorder import FilmRecorder
+
+        self.stop_recording()
+        rec = FilmRecorder(self.reconstruct_tab.view, path, parent=self)
+        rec.start()
+        self.recorder = rec
+        self.record_action.setText("Stop Recording &Film")
+        self.statusBar().showMessage(f"Recording the film: {rec.path}", 8000)
+        return rec
+
+    def stop_recording(self) -> Path | None:
+        """Finish the film (None when nothing was filmed)."""
+        rec = self.recorder
+        if rec is None:
+            return None
+        self.record_action.setText("Record &Film…")
+        return rec.stop()
+
+    def _reconstruction_done_film(self, _mesh: Any) -> None:
+        if self.recorder is not None and self.recorder.recording:
+            film = self.stop_recording()  # the final mesh is its last frame
+            if film is not None:
+                self.statusBar().showMessage(f"Film saved: {film}", 8000)
+
     def save_screenshot(self, path: str | Path) -> Path:
         """Save a PNG of the whole window (the 3D view's real frame included)."""
         path = Path(path)
@@ -390,6 +501,7 @@ class MainWindow(QMainWindow):
         shutdown = getattr(self.robustness_tab, "shutdown", None)
         if callable(shutdown):
             shutdown()
+        self.autosave.discard()  # a clean exit: no recovery copy is needed
         self.reconstruct_tab.shutdown(2.0)
         for box in self.error_boxes:
             box.close()

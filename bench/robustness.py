@@ -1,6 +1,7 @@
 """MNIST robustness benchmark (not a test): training methods x attacks, attack speed, max-margin.
 
     python bench/robustness.py [--data-dir DIR] [--workers 2] [--scale 1.0] [--json OUT]
+    python bench/robustness.py --paper [--quick]   (the CNLS MNIST table: bench/robustness_paper.py)
 
 Three tables, all measured in this run on this machine:
 
@@ -275,7 +276,19 @@ def main() -> int:
     ap.add_argument("--no-speed", action="store_true", help="skip the attack-speed comparison")
     ap.add_argument("--no-margin", action="store_true", help="skip the few-shot max-margin comparison")
     ap.add_argument("--n-df-speed", type=int, default=100, help="images for the DeepFool speed comparison")
+    ap.add_argument("--paper", action="store_true", help="the CNLS MNIST table instead (bench/robustness_paper.py)")
+    ap.add_argument("--quick", action="store_true", help="with --paper: the same code on a CPU-sized subset")
+    ap.add_argument("--epochs", type=int, default=None, help="with --paper: training epochs per method")
+    ap.add_argument("--device", default="auto", help="with --paper: auto (CUDA if present), cpu, cuda, ...")
     args = ap.parse_args()
+    if args.paper:
+        from robustness_paper import run_paper
+
+        torch_threads = int(os.environ.get("OMP_NUM_THREADS", "1"))
+        import torch
+
+        torch.set_num_threads(torch_threads)
+        return run_paper(args.quick, args.data_dir, args.epochs, args.device, args.json or None)
     only = [w for w in args.only.split(",") if w]
     tasks = [t for t in TASKS if not only or t[1] in only or f"{t[0]}/{t[1]}" in only]
     if only:  # run in the order given

@@ -42,7 +42,7 @@ STEP_BYTES_PER_SAMPLE = {"grid": 9_000, "mlp": 14_000, "authors": 90_000}
 # The network's parameters with Adam's two moments and the gradient.
 PARAM_COPIES = 4
 # Torch, NumPy, Open3D and the app themselves (measured RSS after the imports).
-RUNTIME_BYTES = 700 * 2**20
+RUNTIME_BYTES = 500 * 2**20
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,8 @@ def fmt_bytes(n: float) -> str:
 
 
 def available_memory(device: str = "cpu") -> int:
-    """Bytes free for this process now: system memory, or the GPU's for ``cuda``."""
+    """Bytes free for this process now: the GPU's for ``cuda``; otherwise system memory,
+    bounded by an address-space limit (``ulimit -v``) or a container's memory limit."""
     if device == "cuda":
         import torch
 
@@ -77,7 +78,35 @@ def available_memory(device: str = "cpu") -> int:
             return int(free)
     import psutil
 
-    return int(psutil.virtual_memory().available)
+    free = int(psutil.virtual_memory().available)
+    for limit in (_address_space_left(), _cgroup_left()):
+        if limit is not None:
+            free = min(free, limit)
+    return max(free, 0)
+
+
+def _address_space_left() -> int | None:
+    """What an address-space limit (``ulimit -v``) leaves this process, if one is set."""
+    import resource
+
+    import psutil
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    return int(soft - psutil.Process().memory_info().vms)
+
+
+def _cgroup_left() -> int | None:
+    """What a container's memory limit (cgroup v2 ``memory.max``) leaves, if one is set."""
+    base = Path("/sys/fs/cgroup")
+    try:
+        limit = (base / "memory.max").read_text().strip()
+        if limit == "max":
+            return None
+        return int(limit) - int((base / "memory.current").read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def estimate_load(files: Sequence[str | os.PathLike]) -> MemoryEstimate:

@@ -4,11 +4,16 @@ need it skip with a reason when it is absent (a user's fresh clone has none)."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The GUI's recovery copies (app/autosave.py) go to a scratch folder during tests, never
+# into the user's app-data folder (subprocesses inherit it).
+os.environ.setdefault("LEVELSET_STUDIO_RECOVERY", tempfile.mkdtemp(prefix="levelset-test-recovery-"))
 
 
 def shared_data_dir() -> Path | None:

@@ -9,6 +9,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from levelset_studio.app.robustness.widgets.plots import CrossSectionPlot, CurvaturePlot, EpsCurvePlot
+from levelset_studio.app.robustness.widgets.saliency_view import SaliencyView
 
 
 class CompareView(QWidget):
@@ -59,6 +60,12 @@ class CompareView(QWidget):
         grid.addWidget(self.sections["B"], 0, 1)
         grid.addWidget(self.curvature, 1, 0)
         grid.addWidget(self.eps_curve, 1, 1)
+        # image data: both models' saliency on the selected image, side by side
+        self.saliency = SaliencyView(size=72, title="Saliency of A and B (images)")
+        grid.addWidget(self.saliency, 0, 2, 2, 1)
+        grid.setColumnStretch(0, 2)
+        grid.setColumnStretch(1, 2)
+        grid.setColumnStretch(2, 1)
         lay = QVBoxLayout(self)
         lay.addLayout(top)
         lay.addLayout(bar)
@@ -80,5 +87,6 @@ class CompareView(QWidget):
         self.compare_button.setEnabled(self.ready())
 
     def clear_results(self) -> None:
+        self.saliency.clear()
         self.curvature.clear_profiles()
         self.eps_curve.clear_curves()

@@ -1,41 +1,25 @@
 """The Robustness tab: train classifiers, watch their decision boundaries move, attack
-single inputs and compare models.
+single inputs, measure noise, transformation and saliency, and compare models.
 
-Left: dataset / model / training settings built from the engine's parameter
-descriptions (the same as the CLI's flags), the seed, Train / Stop / Reset, progress
-and live curves, the attack and its epsilon. Right: the decision-region map (2D
-data) or the image gallery with the adversarial view (digits, MNIST), the analysis
-figures (cross-section, loss surface, curvature, accuracy against epsilon) and
-Compare. All computation happens in ``core`` through ``core.robust.lab``, in
-worker threads (``app.robustness.workers``); widgets are touched only here.
+An assembly of panels: ``ControlsPanel`` (settings, Train / Stop / Reset, progress, the
+attack) on the left; on the right the pages ``MapPage`` (2D data) or ``ImagePage``
+(digits, MNIST), ``AnalysisPage``, ``NoisePanel`` and ``CompareView``. All computation
+happens in ``core`` (``core.robust.lab`` and ``core.robust.probes``) in jobs of the one
+``JobRunner``; this module routes the jobs' events to the panels. Files (save / load,
+exports) are in ``lab_files``.
 """
 
 from __future__ import annotations
 
-import csv
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFileDialog,
-    QFormLayout,
-    QGridLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
     QScrollArea,
-    QSlider,
-    QSpinBox,
     QSplitter,
     QStackedWidget,
     QTabWidget,
@@ -44,21 +28,18 @@ from PySide6.QtWidgets import (
 )
 
 from levelset_studio.app.jobs import JobRunner
+from levelset_studio.app.robustness.attack_actions import AttackActionsMixin
 from levelset_studio.app.robustness.compare import CompareView
-from levelset_studio.app.robustness.widgets.images import AdversarialView, Gallery
-from levelset_studio.app.robustness.widgets.live_curves import LiveCurves
-from levelset_studio.app.robustness.widgets.plots import CrossSectionPlot, CurvaturePlot, EpsCurvePlot
-from levelset_studio.app.robustness.widgets.region_map import AttackPath, RegionMap
-from levelset_studio.app.widgets.params_panel import ParamsPanel
+from levelset_studio.app.robustness.controls import EPS_MAX, EPS_STEPS, INTERACTIVE_TRAINING, ControlsPanel
+from levelset_studio.app.robustness.lab_files import LabFilesMixin
+from levelset_studio.app.robustness.noise_panel import NoisePanel
+from levelset_studio.app.robustness.pages import MAP_HINT, AnalysisPage, ImagePage, MapPage
+from levelset_studio.app.robustness.probe_actions import GALLERY_SIZE, ProbeActionsMixin
 from levelset_studio.core.errors import LevelSetError
 from levelset_studio.core.events import CancelToken, Finished, Progress
-from levelset_studio.core.robust.config import TrainConfig
-from levelset_studio.core.robust.data import DatasetConfig
+from levelset_studio.core.params import config_to_dict
+from levelset_studio.core.robust import probes
 from levelset_studio.core.robust.lab import (
-    ATTACK_NAMES,
-    ComparedCurve,
-    ComparedSection,
-    EpsCurve,
     ImageAttack,
     Lab,
     LabSettings,
@@ -66,20 +47,11 @@ from levelset_studio.core.robust.lab import (
     PointAttack,
     RegionSnapshot,
 )
-from levelset_studio.core.robust.models import ModelConfig
 
-GALLERY_SIZE = 60
-# Starting values of the lab's training settings (the CLI's defaults suit long runs; here a
-# 2D set should separate within seconds, as in TensorFlow Playground). Same descriptions,
-# same validation: only the values the panel starts with differ.
-INTERACTIVE_TRAINING = {"epochs": 10, "batch_size": 64, "lr": 0.02}
-EPS_STEPS = 100  # slider positions
-EPS_MAX = 0.5
-PGD_COLOR = QColor("#d62728")
-DEEPFOOL_COLOR = QColor("#111111")
+__all__ = ["EPS_MAX", "EPS_STEPS", "GALLERY_SIZE", "INTERACTIVE_TRAINING", "RobustnessTab"]
 
 
-class RobustnessTab(QWidget):
+class RobustnessTab(AttackActionsMixin, ProbeActionsMixin, LabFilesMixin, QWidget):
     """The Robustness tab (a plain QWidget the main window puts in its tab bar)."""
 
     statusMessage = Signal(str)
@@ -93,6 +65,7 @@ class RobustnessTab(QWidget):
         self.last_point_attack: PointAttack | None = None
         self.last_image_attack: ImageAttack | None = None
         self.last_analysis: PointAnalysis | None = None
+        self.last_point_noise: probes.PointNoise | None = None
         self._shutting_down = False
         self._stopping = False
         self.errors: list[str] = []  # every message shown to the user (tests read them)
@@ -114,7 +87,15 @@ class RobustnessTab(QWidget):
             "curve": self._on_curve_event,
             "compare": self._on_compare_event,
             "gallery": self._on_gallery_event,
+            "point_noise": self._on_point_noise_event,
+            "noise": self._on_noise_event,
+            "transform": self._on_transform_event,
+            "saliency": self._on_saliency_event,
+            "compare_saliency": self._on_compare_saliency_event,
         }
+        self._trained_with: dict | None = None  # training settings of the model shown
+        self._worst: probes.TransformSummary | None = None
+        self._gallery_data: tuple | None = None
 
         self._build_ui()
         self._attack_timer = QTimer(self)
@@ -140,183 +121,85 @@ class RobustnessTab(QWidget):
 
     # ================================================================== UI
     def _build_ui(self) -> None:
-        left = QWidget()
-        lv = QVBoxLayout(left)
-        lv.setContentsMargins(4, 4, 4, 4)
-
-        self.dataset_panel = ParamsPanel(DatasetConfig, exclude=("seed",))
-        self.model_panel = ParamsPanel(ModelConfig)
-        self.train_panel = ParamsPanel(TrainConfig, exclude=("seed",), values=INTERACTIVE_TRAINING)
-        for title, panel in (
-            ("Dataset", self.dataset_panel),
-            ("Model", self.model_panel),
-            ("Training", self.train_panel),
+        """Assemble the panels: controls on the left, the view pages on the right."""
+        self.controls = c = ControlsPanel()
+        for name in (
+            "dataset_panel",
+            "model_panel",
+            "train_panel",
+            "load_model_button",
+            "model_source_label",
+            "seed_spin",
+            "train_button",
+            "stop_button",
+            "reset_button",
+            "progress",
+            "metrics_label",
+            "curves",
+            "attack_combo",
+            "eps_slider",
+            "eps_label",
+            "save_button",
+            "load_button",
         ):
-            box = QGroupBox(title)
-            bl = QVBoxLayout(box)
-            bl.setContentsMargins(6, 6, 6, 6)
-            bl.addWidget(panel)
-            if panel is self.model_panel:
-                self.load_model_button = QPushButton("Load exported model…")
-                self.load_model_button.setToolTip(
-                    "Use your own classifier (torch.export .pt2, or TorchScript .pt) on the chosen dataset.\n"
-                    "Both formats run code from the file: only load models you trust."
-                )
-                self.load_model_button.clicked.connect(self._ask_user_model)
-                self.model_source_label = QLabel("")
-                self.model_source_label.setWordWrap(True)
-                bl.addWidget(self.load_model_button)
-                bl.addWidget(self.model_source_label)
-            lv.addWidget(box)
+            setattr(self, name, getattr(c, name))
+        for panel in (c.dataset_panel, c.model_panel, c.train_panel):
             panel.changed.connect(self._settings_changed)
-
-        seed_row = QHBoxLayout()
-        seed_row.addWidget(QLabel("Seed"))
-        self.seed_spin = QSpinBox()
-        self.seed_spin.setRange(0, 2**31 - 1)
-        self.seed_spin.setToolTip(
-            "One seed for the data split, the initial weights, the training order and the attacks"
-        )
-        self.seed_spin.valueChanged.connect(self._settings_changed)
-        seed_row.addWidget(self.seed_spin, 1)
-        lv.addLayout(seed_row)
-
-        buttons = QHBoxLayout()
-        self.train_button = QPushButton("Train")
-        self.train_button.setToolTip("Train the model (again: continue training)")
-        self.stop_button = QPushButton("Stop")
-        self.reset_button = QPushButton("Reset")
-        self.reset_button.setToolTip("Forget the model and start from fresh weights")
-        self.train_button.clicked.connect(self.start_training)
-        self.stop_button.clicked.connect(self.stop_training)
-        self.reset_button.clicked.connect(self.reset)
-        for b in (self.train_button, self.stop_button, self.reset_button):
-            buttons.addWidget(b)
-        lv.addLayout(buttons)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        lv.addWidget(self.progress)
-        self.metrics_label = QLabel("not trained")
-        self.metrics_label.setWordWrap(True)
-        lv.addWidget(self.metrics_label)
-        self.curves = LiveCurves()
-        self.curves.setMinimumHeight(230)
-        lv.addWidget(self.curves)
-
-        attack_box = QGroupBox("Attack")
-        af = QFormLayout(attack_box)
-        self.attack_combo = QComboBox()
-        for a in ATTACK_NAMES:
-            self.attack_combo.addItem(a)
-        self.attack_combo.setToolTip(
-            "Attack used in the image view and for the accuracy-vs-eps curve; "
-            "on 2D data pgd-l2 attacks clicked points in L2 (round eps-balls), "
-            "the others in L-inf"
-        )
-        self.eps_slider = QSlider(Qt.Orientation.Horizontal)
-        self.eps_slider.setRange(0, EPS_STEPS)
-        self.eps_slider.setValue(10)
-        self.eps_label = QLabel()
-        self.eps_slider.setToolTip("L-inf radius of the attack, in input units (inputs live in [0, 1])")
-        af.addRow("Attack", self.attack_combo)
-        af.addRow(self.eps_label, self.eps_slider)
-        self.attack_combo.currentIndexChanged.connect(self._attack_settings_changed)
-        self.eps_slider.valueChanged.connect(self._attack_settings_changed)
-        lv.addWidget(attack_box)
-
-        lab_row = QHBoxLayout()
-        self.save_button = QPushButton("Save lab…")
-        self.load_button = QPushButton("Load lab…")
-        self.save_button.setToolTip("Save the settings and seed (JSON) and the weights (checkpoint next to it)")
-        self.save_button.clicked.connect(self._ask_save)
-        self.load_button.clicked.connect(self._ask_load)
-        lab_row.addWidget(self.save_button)
-        lab_row.addWidget(self.load_button)
-        lv.addLayout(lab_row)
-        lv.addStretch(1)
-
+        c.seed_spin.valueChanged.connect(self._settings_changed)
+        c.load_model_button.clicked.connect(self._ask_user_model)
+        c.train_button.clicked.connect(self.start_training)
+        c.stop_button.clicked.connect(self.stop_training)
+        c.reset_button.clicked.connect(self.reset)
+        c.attack_combo.currentIndexChanged.connect(self._attack_settings_changed)
+        c.eps_slider.valueChanged.connect(self._attack_settings_changed)
+        c.save_button.clicked.connect(self._ask_save)
+        c.load_button.clicked.connect(self._ask_load)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
-        scroll.setWidget(left)
+        scroll.setWidget(c)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        left.setMinimumWidth(330)
+        c.setMinimumWidth(330)
         scroll.setMinimumWidth(350)
 
-        # ---- right: views
         self.views = QTabWidget()
-        # 2D map page
-        self.map = RegionMap()
+        self.map_page = MapPage()
+        self.map, self.map_info, self.overlay_checks = (
+            self.map_page.map,
+            self.map_page.map_info,
+            self.map_page.overlay_checks,
+        )
         self.map.pointClicked.connect(self.select_point)
-        map_page = QWidget()
-        mv = QVBoxLayout(map_page)
-        ov = QHBoxLayout()
-        checks = QGridLayout()  # two rows: the tab stays narrow enough for small windows
-        self.overlay_checks: dict[str, QCheckBox] = {}
-        for k, (key, text, on) in enumerate(
-            (
-                ("train", "training points", True),
-                ("test", "test points", True),
-                ("boundary", "boundary samples", True),
-                ("eps", "eps-balls", False),
-                ("regions", "linear regions", False),
-            )
-        ):
-            cb = QCheckBox(text)
-            cb.setChecked(on)
-            cb.toggled.connect(self._overlays_changed)
-            checks.addWidget(cb, k // 3, k % 3)
-            self.overlay_checks[key] = cb
-        ov.addLayout(checks)
-        ov.addStretch(1)
-        self.map_png = QPushButton("PNG…")
-        self.map_csv = QPushButton("CSV…")
-        self.map_png.clicked.connect(
+        self.map_page.overlaysChanged.connect(self._overlays_changed)
+        self.map_page.exportPngRequested.connect(
             lambda: self._ask_export(self.export_map_png, "decision_regions.png", "PNG image (*.png)")
         )
-        self.map_csv.clicked.connect(
+        self.map_page.exportCsvRequested.connect(
             lambda: self._ask_export(self.export_map_csv, "decision_regions.csv", "CSV (*.csv)")
         )
-        ov.addWidget(self.map_png)
-        ov.addWidget(self.map_csv)
-        mv.addLayout(ov)
-        mv.addWidget(self.map, 1)
-        self.map_info = QLabel("Click a point to attack it with PGD (red) and DeepFool (black).")
-        self.map_info.setWordWrap(True)
-        mv.addWidget(self.map_info)
-        # image page
-        image_page = QSplitter(Qt.Orientation.Horizontal)
-        self.gallery = Gallery()
+        self.image_page = ImagePage()
+        self.gallery, self.adv_view, self.saliency_view = (
+            self.image_page.gallery,
+            self.image_page.adv_view,
+            self.image_page.saliency,
+        )
         self.gallery.imageSelected.connect(lambda i: self.select_point("test", i))
-        self.adv_view = AdversarialView()
-        image_page.addWidget(self.gallery)
-        image_page.addWidget(self.adv_view)
-        image_page.setSizes([380, 520])
+        self.image_page.show_combo.currentIndexChanged.connect(self._show_gallery)
         self.data_stack = QStackedWidget()
-        self.data_stack.addWidget(map_page)
-        self.data_stack.addWidget(image_page)
+        self.data_stack.addWidget(self.map_page)
+        self.data_stack.addWidget(self.image_page)
         self.views.addTab(self.data_stack, "Decision regions")
 
-        # analysis page
-        analysis_page = QWidget()
-        ag = QGridLayout(analysis_page)
-        self.section_plot = CrossSectionPlot()
-        self.curvature_plot = CurvaturePlot()
-        self.eps_plot = EpsCurvePlot()
-        self.curve_button = QPushButton("Compute accuracy vs eps")
+        self.analysis_page = AnalysisPage()
+        a = self.analysis_page
+        self.section_plot, self.curvature_plot, self.eps_plot = a.section_plot, a.curvature_plot, a.eps_plot
+        self.curve_button, self.analysis_info = a.curve_button, a.analysis_info
         self.curve_button.clicked.connect(self.compute_eps_curve)
-        self.analysis_info = QLabel("Select an input (click a point or an image) to analyze it.")
-        self.analysis_info.setWordWrap(True)
-        ag.addWidget(self.analysis_info, 0, 0, 1, 2)
-        ag.addWidget(self.section_plot, 1, 0, 1, 2)
-        ag.addWidget(self.curvature_plot, 2, 0)
-        eps_box = QWidget()
-        eb = QVBoxLayout(eps_box)
-        eb.setContentsMargins(0, 0, 0, 0)
-        eb.addWidget(self.eps_plot, 1)
-        eb.addWidget(self.curve_button)
-        ag.addWidget(eps_box, 2, 1)
-        self.views.addTab(analysis_page, "Analysis")
+        self.views.addTab(a, "Analysis")
+
+        self.noise_panel = NoisePanel()
+        self.noise_panel.noiseRequested.connect(self.measure_noise)
+        self.noise_panel.transformRequested.connect(self.search_transformations)
+        self.views.addTab(self.noise_panel, "Noise")
 
         self.compare = CompareView()
         self.compare.setSlotRequested.connect(self.set_compare_slot)
@@ -338,13 +221,13 @@ class RobustnessTab(QWidget):
     # ============================================================== settings
     @property
     def eps(self) -> float:
-        return EPS_MAX * self.eps_slider.value() / EPS_STEPS
+        return self.controls.eps
 
     def set_eps(self, eps: float) -> None:
-        self.eps_slider.setValue(round(eps / EPS_MAX * EPS_STEPS))
+        self.controls.set_eps(eps)
 
     def _update_eps_label(self) -> None:
-        self.eps_label.setText(f"eps {self.eps:.3f}")
+        self.controls.update_eps_label()
 
     def _read_settings(self) -> LabSettings:
         return LabSettings(
@@ -367,23 +250,51 @@ class RobustnessTab(QWidget):
                 panel.blockSignals(False)
 
     def _settings_changed(self) -> None:
-        """Any parameter change resets cleanly: stop, drop the model, show the new data."""
+        """A dataset, model or seed change resets cleanly (stop, drop the model, show the
+        new data). A training-setting change keeps the trained model until the user
+        retrains, and says so."""
+        self.controls.update_context()
         if not self._initialized:
             return  # shown later with the settings as they are then
-        self._stop_all()
         try:
             settings = self._read_settings()
         except LevelSetError as exc:
             self._set_info(f"⚠ {exc}")
             return
+        old = self.lab.settings
+        only_training = (
+            self.lab.model is not None
+            and not self.lab.model_source
+            and config_to_dict(settings.dataset) == config_to_dict(old.dataset)
+            and config_to_dict(settings.model) == config_to_dict(old.model)
+            and settings.seed == old.seed
+        )
+        if only_training:
+            if self._running("train"):
+                return  # the panels are disabled while training; nothing to do
+            stale = config_to_dict(settings.train) != (self._trained_with or config_to_dict(old.train))
+            self.controls.set_stale(
+                "Training settings changed: the model shown was trained with the previous ones. "
+                "Press Retrain to train a new model with these settings."
+                if stale
+                else ""
+            )
+            self._update_buttons()
+            return
+        self._stop_all()
         self.lab.settings = settings
         self.lab.reset()
         self._refresh_data_view()
 
+    @property
+    def settings_stale(self) -> bool:
+        """True while the training settings shown differ from those of the trained model."""
+        return self.controls.stale_label.isVisible()
+
     def _refresh_data_view(self) -> None:
         """Show the dataset of the current settings with no model."""
         self.selection = None
-        self.last_point_attack = self.last_image_attack = self.last_analysis = None
+        self.last_point_attack = self.last_image_attack = self.last_analysis = self.last_point_noise = None
         self.curves.reset()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -396,12 +307,20 @@ class RobustnessTab(QWidget):
         self.curvature_plot.clear_profiles()
         self.eps_plot.clear_curves()
         self.model_source_label.setText("")
+        self.controls.set_stale("")
+        self._trained_with = None
+        self._worst = None
+        self._gallery_data = None
+        self.saliency_view.clear()
+        self.image_page.enable_worst(False)
+        self.map_info.setText(MAP_HINT)
         try:
             ds = self.lab.load_data()
         except LevelSetError as exc:
             self._set_info(f"⚠ {exc}")
             self._update_buttons()
             return
+        self.noise_panel.clear(images=not ds.is_2d)
         if ds.is_2d:
             self.data_stack.setCurrentIndex(0)
             self.views.setTabText(0, "Decision regions")
@@ -415,7 +334,9 @@ class RobustnessTab(QWidget):
             self.views.setTabText(0, "Images")
             n = min(GALLERY_SIZE, len(ds.y_test))
             self.gallery.set_images(ds.x_test[:n].numpy(), ds.y_test[:n].numpy(), None, ds.class_names)
-        self._set_info(ds.summary() if hasattr(ds, "summary") else ds.name)
+        self.map_page.summary.setText(ds.summary())
+        self.image_page.summary.setText(ds.summary())
+        self.statusMessage.emit(ds.summary())
         self._update_buttons()
 
     def _run(self, name: str, job: Callable[[CancelToken], Any]) -> None:
@@ -442,17 +363,11 @@ class RobustnessTab(QWidget):
     def _update_buttons(self) -> None:
         training = self._running("train")
         self.train_button.setEnabled(not training and self.lab.trainable)
-        self.train_button.setText("Continue" if self.lab.trainer is not None and not training else "Train")
-        self.stop_button.setEnabled(training)
-        for w in (
-            self.dataset_panel,
-            self.model_panel,
-            self.train_panel,
-            self.seed_spin,
-            self.load_model_button,
-            self.load_button,
-        ):
-            w.setEnabled(not training)
+        if self.settings_stale and not training:
+            self.train_button.setText("Retrain")
+        else:
+            self.train_button.setText("Continue" if self.lab.trainer is not None and not training else "Train")
+        self.controls.set_running(training)
 
     # ============================================================== training
     def start_training(self) -> None:
@@ -464,11 +379,16 @@ class RobustnessTab(QWidget):
             self._error("A loaded user model cannot be trained here; press Reset to build a new model.")
             return
         try:
-            self.lab.settings = self._read_settings()
+            settings = self._read_settings()
+            if self.settings_stale:  # Retrain: a new model with the new training settings
+                self.lab.reset()
+                self._refresh_data_view()
+            self.lab.settings = settings
             self.lab.load_data()
         except LevelSetError as exc:
             self._error(str(exc))
             return
+        self._trained_with = config_to_dict(settings.train)
         self._run("train", self.lab.train_job)
         self.metrics_label.setText("training…")
         self._update_buttons()
@@ -560,315 +480,7 @@ class RobustnessTab(QWidget):
             )
 
     def _overlays_changed(self) -> None:
-        c = self.overlay_checks
-        self.map.show_train = c["train"].isChecked()
-        self.map.show_test = c["test"].isChecked()
-        self.map.show_boundary = c["boundary"].isChecked()
-        self.map.show_eps_balls = c["eps"].isChecked()
-        self.map.show_linear_regions = c["regions"].isChecked()
-        self.map.update()
-
-    # ============================================================== attacks
-    def _attack_settings_changed(self) -> None:
-        self._update_eps_label()
-        self.map.set_eps(self.eps, self.attack_norm())
-        if self.selection is not None and self.lab.model is not None:
-            self._attack_timer.start()
-
-    def attack_norm(self) -> str:
-        """The threat model of the chosen attack: "l2" for pgd-l2, else "linf" (2D points
-        are attacked, and their eps-balls drawn, in this norm)."""
-        return "l2" if self.attack_combo.currentText() == "pgd-l2" else "linf"
-
-    def select_point(self, set_name: str, index: int) -> None:
-        """Attack one input (a 2D point or a test image) and analyze it."""
-        self.ensure_initialized()
-        self.selection = (set_name, int(index))
-        if self.lab.model is None:
-            self._set_info("Train a model (or load one) first.")
-            return
-        self._attack_selection()
-        self._analyze_selection()
-
-    def _attack_selection(self) -> None:
-        if self.selection is None or self.lab.model is None or self.lab.dataset is None:
-            return
-        set_name, index = self.selection
-        model = self.lab.snapshot_model()
-        eps = self.eps
-        if self.lab.dataset.is_2d:
-            norm = self.attack_norm()
-            self._run("attack", lambda tok: self.lab.attack_point(model, set_name, index, eps, norm))
-        else:
-            attack = self.attack_combo.currentText()
-            self._run("attack", lambda tok: self.lab.attack_image(model, index, attack, eps))
-
-    def _on_attack_event(self, ev: Any) -> None:
-        if not isinstance(ev, Finished):
-            return
-        r = ev.result
-        ds = self.lab.dataset
-        if isinstance(r, PointAttack):
-            self.last_point_attack = r
-            names = ds.class_names if ds is not None else [str(k) for k in range(10)]
-            pgd_txt = f"PGD (eps {r.eps:.3f}, {'L2' if r.norm == 'l2' else 'L-inf'}): {'fooled → ' + str(names[r.pgd_pred]) if r.pgd_fooled else 'not fooled'}"
-            df_txt = f"DeepFool: minimal ||r||₂ = {r.deepfool_norm:.4f}" + (
-                "" if r.deepfool_fooled else " (not fooled)"
-            )
-            self.map.set_paths(
-                (r.set_name, r.index),
-                [
-                    AttackPath("pgd", r.pgd_path, PGD_COLOR, r.pgd_fooled, pgd_txt),
-                    AttackPath("deepfool", r.deepfool_path, DEEPFOOL_COLOR, r.deepfool_fooled, df_txt),
-                ],
-                note=f"{r.set_name} point #{r.index}, label {names[r.label]}, predicted {names[r.clean_pred]}",
-            )
-            self._set_info(f"{pgd_txt};  {df_txt}")
-        elif isinstance(r, ImageAttack):
-            self.last_image_attack = r
-            self.adv_view.set_result(
-                r.x,
-                r.x_adv,
-                r.p_before,
-                r.p_after,
-                ds.class_names,
-                r.label,
-                r.attack,
-                r.eps,
-                norm_text=f", ||δ||₂ {r.l2:.3f}",
-            )
-
-    # ============================================================== analysis
-    def _selected_input(self):
-        ds = self.lab.dataset
-        if ds is None:
-            return None
-        if self.selection is None:
-            if len(ds.y_test) == 0:
-                return None
-            return ds.x_test[0], int(ds.y_test[0]), "test #0"
-        set_name, idx = self.selection
-        xs, ys = (ds.x_train, ds.y_train) if set_name == "train" else (ds.x_test, ds.y_test)
-        return xs[idx], int(ys[idx]), f"{set_name} #{idx}"
-
-    def _analyze_selection(self) -> None:
-        sel = self._selected_input()
-        if sel is None or self.lab.model is None:
-            return
-        x, y, name = sel
-        model = self.lab.snapshot_model()
-        self.analysis_info.setText(f"Analyzing {name}…")
-        self._run("analysis", lambda tok: self.lab.analyze_point(model, "current", x, y, cancel=tok))
-
-    def _on_analysis_event(self, ev: Any) -> None:
-        if not isinstance(ev, Finished):
-            return
-        r: PointAnalysis = ev.result
-        self.last_analysis = r
-        self.section_plot.set_section(r.a, r.b, r.classes, r.loss, r.num_classes, r.label, r.boundary_distance)
-        self.curvature_plot.clear_profiles()
-        self.curvature_plot.set_profile(r.model_name, r.eigenvalues)
-        self.analysis_info.setText(
-            "Cross-section through the selected input along its adversarial direction (x) and a random orthogonal "
-            f"direction (y); the loss of its label over the same plane; the top {len(r.eigenvalues)} eigenvalues of the "
-            "input Hessian of the loss."
-        )
-
-    def compute_eps_curve(self) -> None:
-        """Robust accuracy against eps for the current model, in the background."""
-        if self.lab.model is None:
-            return
-        model = self.lab.snapshot_model()
-        attack = self.attack_combo.currentText()
-        if attack == "deepfool":
-            attack = "pgd"  # DeepFool has no eps: the curve uses PGD
-        self.curve_button.setEnabled(False)
-        self._run("curve", lambda tok: self.lab.eps_curve(model, "current", attack, cancel=tok))
-
-    def _on_curve_event(self, ev: Any) -> None:
-        if isinstance(ev, Finished):
-            c: EpsCurve = ev.result
-            self.eps_plot.clear_curves()
-            self.eps_plot.set_curve(f"{c.model_name} ({c.attack})", c.eps, c.accuracy, xlabel="eps (L-inf)")
-            self.curve_button.setEnabled(True)
-
-    # ============================================================== gallery
-    def _on_gallery_event(self, ev: Any) -> None:
-        if isinstance(ev, Finished):
-            images, labels, preds = ev.result
-            ds = self.lab.dataset
-            sel = self.gallery.currentRow()
-            self.gallery.set_images(images, labels, preds, ds.class_names)
-            if sel >= 0:
-                self.gallery.blockSignals(True)
-                self.gallery.setCurrentRow(sel)
-                self.gallery.blockSignals(False)
-
-    # ============================================================== compare
-    def _model_name(self) -> str:
-        s = self.lab.settings
-        if self.lab.model_source:
-            return Path(self.lab.model_source).name
-        method = getattr(s.train, "method", "")
-        return f"{method} {s.model.arch} ({self.lab.dataset.name if self.lab.dataset else s.dataset.name}, {len(self.lab.history)} epochs)"
-
-    def set_compare_slot(self, slot: str) -> None:
-        if self.lab.model is None:
-            self._error("Train or load a model first, then put it in slot " + slot + ".")
-            return
-        self.compare.set_slot(slot, self._model_name(), self.lab.snapshot_model())
-
-    def _ask_compare_load(self, slot: str) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, f"Load model for {slot}", "", "Lab or checkpoint (*.json *.ckpt *.pt)"
-        )
-        if path:
-            self.load_compare_slot(slot, path)
-
-    def load_compare_slot(self, slot: str, path: str | Path) -> None:
-        """Put a saved lab's (or checkpoint's) model into a compare slot; the dataset must match."""
-        try:
-            other = Lab()
-            if str(path).endswith(".json"):
-                other.load(path)
-                model = other.model
-            else:
-                from levelset_studio.core.robust import checkpoint
-
-                model = checkpoint.load_classifier(path).model
-            if model is None:
-                raise LevelSetError("the lab file holds no trained model", path)
-        except LevelSetError as exc:
-            self._error(str(exc))
-            return
-        self.compare.set_slot(slot, Path(path).name, model)
-
-    def run_compare(self) -> None:
-        if not self.compare.ready():
-            self._error("Put a model in both A and B first.")
-            return
-        sel = self._selected_input()
-        if sel is None:
-            self._error("No dataset loaded.")
-            return
-        x, y, name = sel
-        slots = {s: self.compare.model(s) for s in ("A", "B")}
-        attack = "pgd" if self.attack_combo.currentText() == "deepfool" else self.attack_combo.currentText()
-        self.compare.clear_results()
-        self.compare.status.setText(f"Comparing at {name}…")
-
-        def job(tok):
-            return self.lab.compare_job(slots, x, y, attack, tok)
-
-        self._run("compare", job)
-
-    def _on_compare_event(self, ev: Any) -> None:
-        if isinstance(ev, ComparedSection):
-            r = ev.analysis
-            self.compare.sections[ev.slot].set_section(
-                r.a, r.b, r.classes, r.loss, r.num_classes, r.label, r.boundary_distance
-            )
-            self.compare.curvature.set_profile(r.model_name, r.eigenvalues)
-        elif isinstance(ev, ComparedCurve):
-            c = ev.curve
-            self.compare.eps_curve.set_curve(c.model_name, c.eps, c.accuracy, xlabel="eps (L-inf)")
-            if ev.slot == "B":
-                self.compare.status.setText("Done.")
-
-    # ============================================================== files
-    def _ask_user_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load exported model", "", "Exported model (*.pt2 *.pt)")
-        if path:
-            self.load_user_model(path)
-
-    def load_user_model(self, path: str | Path) -> bool:
-        self.ensure_initialized()
-        self._stop_all()
-        try:
-            self.lab.settings = self._read_settings()
-            self._refresh_data_view()
-            self.lab.load_user_model(path)
-        except LevelSetError as exc:
-            self._error(str(exc))
-            return False
-        self._update_buttons()
-        self._model_changed()
-        return True
-
-    def _ask_save(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save lab", "robustness_lab.json", "Lab (*.json)")
-        if path:
-            self.save_lab(path)
-
-    def _ask_load(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load lab", "", "Lab (*.json)")
-        if path:
-            self.load_lab(path)
-
-    def save_lab(self, path: str | Path) -> bool:
-        """Settings and seed as JSON, weights as a checkpoint beside it."""
-        self.ensure_initialized()
-        if self._running("train"):
-            self._error("Stop training before saving the lab.")
-            return False
-        try:
-            self.lab.settings = self._read_settings()
-            self.lab.save(path)
-        except LevelSetError as exc:
-            self._error(str(exc))
-            return False
-        self._set_info(f"Saved lab to {path}")
-        return True
-
-    def load_lab(self, path: str | Path) -> bool:
-        self.ensure_initialized()
-        self._stop_all()
-        new = Lab()
-        try:
-            new.load(path)
-        except LevelSetError as exc:
-            self._error(str(exc))
-            return False
-        self.lab = new
-        self._show_settings(new.settings)
-        model, source, trainer = new.model, new.model_source, new.trainer
-        self._initialized = True
-        self._refresh_data_view()  # clears the views (and the model it does not know yet)
-        new.model, new.model_source, new.trainer = model, source, trainer
-        for h in new.history:
-            self.curves.add(h.get("epoch", 0), {k: v for k, v in h.items() if k not in ("epoch", "train_time")})
-        self._update_buttons()
-        self._model_changed()
-        self._set_info(f"Loaded lab from {path}")
-        return True
-
-    def _ask_export(self, fn, default: str, filt: str) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export", default, filt)
-        if path:
-            try:
-                fn(path)
-            except OSError as exc:
-                self._error(f"{path}: cannot write ({exc.strerror})")
-
-    def export_map_png(self, path: str | Path) -> Path:
-        self.map.grab().save(str(path), "PNG")
-        return Path(path)
-
-    def export_map_csv(self, path: str | Path) -> Path:
-        """The region grid: x, y, predicted class, confidence (one row per grid cell)."""
-        pred, conf = self.map.state.predicted, self.map.state.confidence
-        if pred is None:
-            raise OSError(0, "no decision regions computed yet")
-        h, w = pred.shape
-        x0, x1, y0, y1 = self.map.state.extent
-        xs, ys = np.linspace(x0, x1, w), np.linspace(y0, y1, h)
-        with Path(path).open("w", newline="") as fh:
-            wr = csv.writer(fh)
-            wr.writerow(["x", "y", "predicted_class", "confidence"])
-            for i in range(h):
-                for j in range(w):
-                    wr.writerow([f"{xs[j]:.5f}", f"{ys[i]:.5f}", int(pred[i, j]), f"{conf[i, j]:.5f}"])
-        return Path(path)
+        self.map_page.apply_overlays()
 
     # ============================================================== CLI hooks
     def apply_cli_options(self, dataset: str | None = None, train: bool = False) -> None:
@@ -909,6 +521,8 @@ class RobustnessTab(QWidget):
     def _job_failed(self, name: str, message: str) -> None:
         if name == "curve":
             self.curve_button.setEnabled(True)
+        if name in ("noise", "transform"):
+            self.noise_panel.set_busy(name, False)
         self._error(message)
 
     def _check_idle(self) -> None:

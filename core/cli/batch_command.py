@@ -87,6 +87,11 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _clock(seconds: float) -> str:
+    s = max(0, round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
 def _runner(args: argparse.Namespace, threads: int, device: str):
     if args.ray is not None:
         from levelset_studio.core.surface.batch.ray_runner import RayRunner
@@ -136,7 +141,14 @@ def cmd_batch(args: argparse.Namespace) -> int:
     items = plan_inputs(args.inputs)
     out = Path(args.output)
     runner = _runner(args, threads, cfg.device)
-    bar = tqdm(total=len(items), desc="batch", unit="scan", file=sys.stderr, disable=True if args.quiet else None)
+    bar = tqdm(
+        total=len(items),
+        desc="batch",
+        unit="scan",
+        file=sys.stderr,
+        disable=True if args.quiet else None,
+        bar_format="{desc}: {n}/{total} scans |{bar}| {elapsed}{postfix}",
+    )
     seen = {"done": 0, "total": len(items)}
 
     def on_event(ev) -> None:
@@ -146,9 +158,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
             seen["done"] = ev.step
             bar.n = ev.step
             m = ev.metrics
-            bar.set_postfix(
-                ok=int(m.get("ok", 0)), failed=int(m.get("failed", 0)), skipped=int(m.get("skipped", 0)), refresh=False
-            )
+            post = {k: int(m.get(k, 0)) for k in ("ok", "failed", "skipped")}
+            post["left"] = int(ev.total or 0) - ev.step
+            bar.set_postfix(post, refresh=False)
+            if ev.remaining is not None:  # the batch's own estimate (tqdm's would count skipped scans)
+                bar.set_description(f"batch, ETA {_clock(ev.remaining)}", refresh=False)
             bar.refresh()
 
     try:

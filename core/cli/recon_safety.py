@@ -56,6 +56,13 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ConfigError("give at least one SCAN (or --resume-session WORK.lss)")
     if args.resume_session and args.resume:
         raise ConfigError("--resume and --resume-session both name a network; give one")
+    from pathlib import Path
+
+    from levelset_studio.core.errors import WriteError
+
+    for flag, dest in (("-o", args.output), ("--save-session", args.save_session), ("--checkpoint", args.checkpoint)):
+        if dest and not Path(dest).parent.is_dir():
+            raise WriteError(f"cannot write {flag}: the folder '{Path(dest).parent}' does not exist", dest)
     if args.checkpoint_every is not None:
         if not args.checkpoint:
             raise ConfigError("--checkpoint-every needs --checkpoint FILE")
@@ -106,15 +113,17 @@ def with_checkpoints(
             last = time.monotonic()
 
 
+def _budget(args: argparse.Namespace) -> str:
+    """How this command takes a point budget (the flag where the reader offers one)."""
+    return "a point budget: --max-points N" if "max_points" in vars(args) else "a point budget, or a smaller scan"
+
+
 def check_load_memory(args: argparse.Namespace, files: list[str]) -> None:
     if args.no_memory_check:
         return
     from levelset_studio.core.memory import check_memory, estimate_load
 
-    check_memory(
-        estimate_load(files),
-        advice="read fewer points with a point budget (--max-points), or pass --no-memory-check",
-    )
+    check_memory(estimate_load(files), advice=f"read fewer points ({_budget(args)}), or pass --no-memory-check")
 
 
 def check_run_memory(args: argparse.Namespace, rec: Any, n_points: int) -> None:
@@ -133,8 +142,8 @@ def check_run_memory(args: argparse.Namespace, rec: Any, n_points: int) -> None:
         distance=cfg.distance,
     )
     advice = (
-        f"lower --resolution (now {cfg.resolution}) or --batch-size (now {rec.batch_size}), use a point "
-        "budget (--max-points), or pass --no-memory-check"
+        f"lower --resolution (now {cfg.resolution}) or --batch-size (now {rec.batch_size}), use fewer points "
+        f"({_budget(args)}), or pass --no-memory-check"
     )
     check_memory(estimate_reconstruction(n_points, device="cpu", **common), advice=advice)
     if rec.device.type == "cuda":

@@ -39,6 +39,15 @@ def register(rsub: argparse._SubParsersAction) -> None:
         "--model", dest="arch", default=None, metavar="ARCH", help=f"model: {_choice_text(ARCHITECTURES)} (default mlp)"
     )
     p.add_argument("-o", "--output", required=True, metavar="CKPT", help="checkpoint file to write")
+    from levelset_studio.core.robust.presets import PRESETS
+
+    p.add_argument(
+        "--preset",
+        default=None,
+        metavar="NAME",
+        help="a method's published settings as a starting point (flags given override them; "
+        f"fine-tuning presets first train a standard model): {_choice_text(tuple(PRESETS))}",
+    )
     data = p.add_argument_group("data")
     add_arguments(data, DatasetConfig, exclude=("name", "seed"))
     model = p.add_argument_group("model")
@@ -73,13 +82,25 @@ def run_train(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if not out.parent.exists():
         raise CheckpointError("folder does not exist", out.parent)
+    recipe = None
+    if args.preset is not None:
+        from levelset_studio.core.robust.presets import preset
+
+        recipe = preset(args.preset)
+        for key, value in (*recipe.model.items(), *recipe.train.items()):
+            if getattr(args, key, None) is None:  # flags the user gave win
+                setattr(args, key, value)
     train_config = config_from_args(TrainConfig, args)
     data_config = config_from_args(DatasetConfig, args, seed=train_config.seed)
     model_config = config_from_args(ModelConfig, args)
     dataset = load_dataset(data_config)
     model = build_model(model_config, dataset.input_shape, dataset.num_classes, seed=train_config.seed)
-    trainer = RobustTrainer(model, dataset, train_config)
     print(dataset.summary(), file=sys.stderr)
+    if recipe is not None and recipe.finetune_epochs > 0:  # fine-tuning: a standard model first
+        pre = recipe.pretrain_config(seed=train_config.seed, device=train_config.device)
+        print(f"preset {recipe.name}: {pre.epochs} standard epochs, then {train_config.method}", file=sys.stderr)
+        model = run_with_progress(RobustTrainer(model, dataset, pre).run(), desc="train standard (pre-training)").model
+    trainer = RobustTrainer(model, dataset, train_config)
 
     def fmt(ev) -> dict[str, str]:
         m = ev.metrics

@@ -37,7 +37,13 @@ class TrainConfig:
     batch_size: int = param(128, "Batch size", "examples per step", minimum=1, maximum=1_000_000)
     lr: float = param(1e-3, "Learning rate", "Adam step size", minimum=1e-7, maximum=10.0)
     eps: float = param(
-        0.1, "Epsilon", "attack radius for fgsm, pgd and trades training", minimum=0.0, maximum=1.0, unit="input units"
+        0.1,
+        "Epsilon",
+        "attack radius for fgsm, pgd and trades training",
+        minimum=0.0,
+        maximum=1.0,
+        unit="input units",
+        when={"method": ADVERSARIAL_METHODS},
     )
     eps_warmup: float = param(
         0.0,
@@ -48,12 +54,24 @@ class TrainConfig:
         maximum=10_000.0,
         advanced=True,
         unit="epochs",
+        when={"method": ADVERSARIAL_METHODS},
     )
     norm: Norm = param(
-        "linf", "Norm", "norm of the attack ball and of boundary distances", choices=NORM_CHOICES, advanced=True
+        "linf",
+        "Norm",
+        "norm of the attack ball and of boundary distances",
+        choices=NORM_CHOICES,
+        advanced=True,
+        when={"method": (*ADVERSARIAL_METHODS, "levelset")},
     )
     pgd_steps: int = param(
-        10, "PGD steps", "attack steps per batch (pgd, trades)", minimum=1, maximum=1000, advanced=True
+        10,
+        "PGD steps",
+        "attack steps per batch (pgd, trades)",
+        minimum=1,
+        maximum=1000,
+        advanced=True,
+        when={"method": ("pgd", "trades")},
     )
     pgd_alpha: float = param(
         0.0,
@@ -63,9 +81,16 @@ class TrainConfig:
         maximum=1.0,
         advanced=True,
         unit="input units",
+        when={"method": ("pgd", "trades")},
     )
     trades_beta: float = param(
-        6.0, "TRADES beta", "weight of the robustness (KL) term", minimum=0.0, maximum=100.0, advanced=True
+        6.0,
+        "TRADES beta",
+        "weight of the robustness (KL) term",
+        minimum=0.0,
+        maximum=100.0,
+        advanced=True,
+        when={"method": "trades"},
     )
     levelset_eps_c: float = param(
         0.15,
@@ -75,6 +100,7 @@ class TrainConfig:
         minimum=1e-4,
         maximum=1.0,
         unit="input units",
+        when={"method": "levelset"},
     )
     levelset_eps_w: float = param(
         0.15,
@@ -84,6 +110,7 @@ class TrainConfig:
         maximum=1.0,
         advanced=True,
         unit="input units",
+        when={"method": "levelset"},
     )
     levelset_weight: float = param(
         1.0,
@@ -92,6 +119,7 @@ class TrainConfig:
         minimum=0.0,
         maximum=100.0,
         advanced=True,
+        when={"method": "levelset"},
     )
     levelset_steps: int = param(
         10,
@@ -100,9 +128,16 @@ class TrainConfig:
         minimum=1,
         maximum=1000,
         advanced=True,
+        when={"method": "levelset"},
     )
     cure_lambda: float = param(
-        4.0, "CURE lambda", "weight of the curvature term", minimum=0.0, maximum=1000.0, advanced=True
+        4.0,
+        "CURE lambda",
+        "weight of the curvature term",
+        minimum=0.0,
+        maximum=1000.0,
+        advanced=True,
+        when={"method": "cure"},
     )
     cure_h: float = param(
         3.0,
@@ -112,12 +147,25 @@ class TrainConfig:
         maximum=100.0,
         advanced=True,
         unit="input units",
+        when={"method": "cure"},
     )
     roll_lambda: float = param(
-        2.0, "ROLL lambda", "weight of the linear-region regularizer", minimum=0.0, maximum=1000.0, advanced=True
+        2.0,
+        "ROLL lambda",
+        "weight of the linear-region regularizer",
+        minimum=0.0,
+        maximum=1000.0,
+        advanced=True,
+        when={"method": "roll"},
     )
     roll_c: float = param(
-        0.25, "ROLL C", "weight of the hinge on small pre-activations", minimum=0.0, maximum=100.0, advanced=True
+        0.25,
+        "ROLL C",
+        "weight of the hinge on small pre-activations",
+        minimum=0.0,
+        maximum=100.0,
+        advanced=True,
+        when={"method": "roll"},
     )
     roll_projections: int = param(
         8,
@@ -127,6 +175,7 @@ class TrainConfig:
         minimum=0,
         maximum=4096,
         advanced=True,
+        when={"method": "roll"},
     )
     seed: int = param(
         0, "Seed", "seed of the initial weights, shuffling and random starts", minimum=0, maximum=2**31 - 1

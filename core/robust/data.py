@@ -50,10 +50,20 @@ class DatasetConfig:
 
     name: str = param("moons", "Dataset", "the dataset to train and test on", choices=DATASETS)
     n_samples: int = param(
-        1000, "Samples", "number of points of a 2D toy set (training + test)", minimum=20, maximum=1_000_000
+        1000,
+        "Samples",
+        "number of points of a 2D toy set (training + test)",
+        minimum=20,
+        maximum=1_000_000,
+        when={"name": TOY_DATASETS},
     )
     noise: float = param(
-        0.1, "Noise", "noise of a 2D toy set, in the set's own units before rescaling", minimum=0.0, maximum=2.0
+        0.1,
+        "Noise",
+        "noise of a 2D toy set, in the set's own units before rescaling",
+        minimum=0.0,
+        maximum=2.0,
+        when={"name": TOY_DATASETS},
     )
     seed: int = param(0, "Seed", "seed for generating and splitting the data", minimum=0, maximum=2**31 - 1)
     test_fraction: float = param(
@@ -63,6 +73,7 @@ class DatasetConfig:
         minimum=0.05,
         maximum=0.9,
         advanced=True,
+        when={"name": tuple(n for n in DATASETS if n != "mnist")},
     )
     n_train: int = param(
         0,
@@ -71,9 +82,16 @@ class DatasetConfig:
         minimum=0,
         maximum=10_000_000,
     )
-    csv_path: str = param("", "CSV file", "a CSV file of 2D points with columns x, y, label (dataset csv)", kind=str)
+    csv_path: str = param(
+        "", "CSV file", "a CSV file of 2D points with columns x, y, label (dataset csv)", kind=str, when={"name": "csv"}
+    )
     data_dir: str = param(
-        "", "Data folder", "folder holding the MNIST IDX files (default: $LEVELSET_DATA/mnist)", kind=str, advanced=True
+        "",
+        "Data folder",
+        "folder holding the MNIST IDX files (default: $LEVELSET_DATA/mnist)",
+        kind=str,
+        advanced=True,
+        when={"name": "mnist"},
     )
 
     def __post_init__(self) -> None:

@@ -32,8 +32,8 @@ class ModelConfig:
     arch: str = param(
         "mlp", "Model", "architecture: a fully connected MLP or the CNLS SmallCNN (images only)", choices=ARCHITECTURES
     )
-    width: int = param(64, "Width", "hidden units per MLP layer (SmallCNN: ignored)", minimum=1, maximum=8192)
-    depth: int = param(2, "Depth", "hidden layers of the MLP (SmallCNN: ignored)", minimum=1, maximum=32)
+    width: int = param(64, "Width", "hidden units per MLP layer", minimum=1, maximum=8192, when={"arch": "mlp"})
+    depth: int = param(2, "Depth", "hidden layers of the MLP", minimum=1, maximum=32, when={"arch": "mlp"})
     activation: str = param(
         "relu",
         "Activation",

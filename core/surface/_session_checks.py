@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import posixpath
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ def open_archive(path: Path) -> zipfile.ZipFile:
             if info.file_size > MAX_MEMBER_BYTES:
                 raise SessionError(f"member '{info.filename}' is implausibly large ({info.file_size} bytes)", path)
         bad = z.testzip()  # reads every member and checks its CRC: catches cut or altered data
-    except (zipfile.BadZipFile, EOFError, OSError, RuntimeError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError) as exc:
         z.close()
         raise SessionError(f"the session file is damaged ({_first_line(exc)})", path) from None
     except SessionError:
@@ -198,7 +199,7 @@ def read_mesh_arrays(z: zipfile.ZipFile, member: str, path: Path) -> tuple[np.nd
         with np.load(io.BytesIO(z.read(member)), allow_pickle=False) as npz:
             vertices = np.asarray(npz["vertices"])
             faces = np.asarray(npz["faces"])
-    except (KeyError, ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise SessionError(f"layer data '{member}' is not a mesh ({_first_line(exc)})", path) from None
     if vertices.ndim != 2 or vertices.shape[1] != 3 or vertices.dtype.kind != "f":
         raise SessionError(f"layer data '{member}': vertices must be an (N, 3) float array", path)
@@ -246,6 +247,16 @@ def check_checkpoint_network(state: dict[str, Any], network: str | None, path: P
             raise SessionError(f"the checkpoint's weights hold NaN or infinite values ('{k}')", path)
 
 
+def load_failure_reason(exc: BaseException) -> str:
+    """A plain reason for a failed ``torch.load(weights_only=True)`` (torch's own text is long)."""
+    text = str(exc)
+    if "Weights only load failed" in text:
+        return "it holds objects other than tensors, which are never loaded"
+    if isinstance(exc, EOFError) or "central directory" in text or "zip archive" in text:
+        return "it is cut short or damaged"
+    return "it is not a torch checkpoint"
+
+
 def load_checkpoint_state(data: bytes, path: Path) -> dict[str, Any]:
     """The checkpoint's state dict, read with ``weights_only=True`` (no code is run)."""
     import torch
@@ -253,7 +264,7 @@ def load_checkpoint_state(data: bytes, path: Path) -> dict[str, Any]:
     try:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a corrupt or foreign file
-        raise SessionError(f"the session's checkpoint cannot be read ({_first_line(exc)})", path) from None
+        raise SessionError(f"the session's checkpoint cannot be read: {load_failure_reason(exc)}", path) from None
     if not isinstance(state, dict):
         raise SessionError("the session's checkpoint is not a reconstruction checkpoint", path)
     return state

@@ -19,6 +19,7 @@ Writes are atomic: the old file survives a failed save untouched.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -90,7 +91,14 @@ class SessionData:
 
 
 def file_digest(path: str | os.PathLike) -> tuple[int, str]:
-    """Size and SHA-256 of a file (read in 4 MiB blocks)."""
+    """Size and SHA-256 of a file (read in 4 MiB blocks; remembered while the file is unchanged,
+    so that frequent saves, such as the GUI's recovery copies, do not read a big scan again)."""
+    st = os.stat(path)
+    return _digest(os.path.realpath(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(path: str, _size: int, _mtime_ns: int) -> tuple[int, str]:
     h = hashlib.sha256()
     size = 0
     with open(path, "rb") as fh:

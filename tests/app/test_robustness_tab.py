@@ -227,9 +227,101 @@ def test_compare_two_models(qtbot, tmp_path, moons_run):
     assert len(tab.compare.curvature.profiles) == 2
     assert len(tab.compare.eps_curve.curves) == 2
     assert tab.compare.slots["A"][0] == "standard.json" and "pgd" in tab.compare.slots["B"][0]
-    # a parameter change resets the lab cleanly (the compare slots keep their models)
+    # a training-setting change keeps the trained model until Retrain, and says so
     tab.train_panel.set_values({"method": "standard"})
-    assert tab.lab.model is None and tab.compare.ready()
+    assert tab.lab.model is not None and tab.settings_stale and tab.train_button.text() == "Retrain"
+    assert "Retrain" in tab.controls.stale_label.text()
+    # a dataset change resets the lab cleanly (the compare slots keep their models)
+    tab.dataset_panel.set_values({"noise": 0.2})
+    assert tab.lab.model is None and tab.compare.ready() and not tab.settings_stale
+
+
+def test_digits_noise_transformations_and_saliency(qtbot):
+    """The tab shows random-noise robustness, the worst transformation and saliency for a trained digits model."""
+    tab = make_tab(qtbot, dataset={"name": "digits"}, model={"width": 64}, train={"epochs": 3, "batch_size": 64})
+    train(qtbot, tab)
+    # saliency of the selected image: input gradient and SmoothGrad of the current model
+    tab.gallery.setCurrentRow(5)
+    wait_for(qtbot, lambda: tab.saliency_view.pair is not None and not tab.busy, 60, "the saliency")
+    pair = tab.saliency_view.pair
+    assert pair.index == 5 and len(pair.maps) == 1
+    grad = pair.maps[0].gradient
+    assert grad.shape == (1, 1, 8, 8) and np.count_nonzero(np.abs(grad) > 1e-6) > 10
+    assert all(not c.pixmap().isNull() for c in tab.saliency_view.cells[0])
+    # random noise against adversarial: the boundary is much farther along random directions
+    tab.noise_panel.noise_button.click()
+    wait_for(qtbot, lambda: tab.noise_panel.noise_report is not None and not tab.busy, 120, "the noise report")
+    r = tab.noise_panel.noise_report
+    assert r.d == 64 and r.median_adversarial_l2 > 0 and r.ratio > 2.0
+    assert "√d for reference" in tab.noise_panel.noise_table.text()
+    # the worst rotation / shift, shown in the gallery with its caption
+    tab.noise_panel.transform_button.click()
+    wait_for(qtbot, lambda: tab.noise_panel.transform_report is not None and not tab.busy, 120, "the transformations")
+    t = tab.noise_panel.transform_report
+    assert t.worst_accuracy <= t.random_accuracy <= 1.0
+    tab.image_page.show_combo.setCurrentIndex(1)
+    assert "°" in tab.gallery.item(0).text() and tab.gallery.count() == t.n
+    assert not tab.errors, tab.errors
+    # captions are not cut: every line fits the gallery's grid cell
+    fm = tab.gallery.fontMetrics()
+    for i in range(tab.gallery.count()):
+        for line in tab.gallery.item(i).text().split("\n"):
+            assert fm.horizontalAdvance(line) <= tab.gallery.gridSize().width(), line
+        assert len(tab.gallery.item(i).text().split("\n")) * fm.height() + 56 <= tab.gallery.gridSize().height()
+
+
+def test_settings_that_do_not_apply_are_hidden(qtbot):
+    tab = make_tab(qtbot, train={"method": "standard"})
+    assert not tab.train_panel.applies("eps") and not tab.train_panel.applies("trades_beta")
+    tab.train_panel.set_values({"method": "trades"})
+    assert tab.train_panel.applies("eps") and tab.train_panel.applies("trades_beta")
+    assert not tab.train_panel.applies("cure_lambda")
+    assert tab.dataset_panel.applies("noise") and tab.dataset_panel.applies("n_samples")
+    tab.dataset_panel.set_values({"name": "digits"})
+    assert not tab.dataset_panel.applies("noise") and not tab.dataset_panel.applies("n_samples")
+    tab.model_panel.set_values({"arch": "smallcnn"})
+    assert not tab.model_panel.applies("width") and not tab.model_panel.applies("depth")
+
+
+def test_clicked_point_gets_random_lines_to_the_boundary(qtbot, moons_run):
+    tab = moons_run["tab"]
+    tab.select_point("test", 2)
+    wait_for(qtbot, lambda: tab.last_point_noise is not None and not tab.busy, 60, "the random lines")
+    r = tab.last_point_noise
+    assert r.index == 2 and r.hits.shape == (len(r.distances), 2)
+    ok = np.isfinite(r.distances)
+    assert ok.mean() > 0.5
+    # each line ends just across the boundary: the model's class changes between 98% and 100% of the way
+    import torch
+
+    from levelset_studio.core.robust.attacks import predict
+
+    model = tab.lab.snapshot_model()
+    x = torch.as_tensor(r.x, dtype=torch.float32)[None]
+    hits = torch.as_tensor(r.hits[ok], dtype=torch.float32)
+    here = int(predict(model, x)[0])
+    assert bool((predict(model, hits) != here).all())
+    assert bool((predict(model, x + 0.98 * (hits - x)) == here).all())
+    # and the random distance is at least DeepFool's minimal one
+    assert np.median(r.distances[ok]) >= r.deepfool_norm * 0.95
+    assert tab.map.state.noise_hits is not None
+
+
+def test_hint_placeholder_and_attack_box_are_readable_at_1280x800(qtbot):
+    tab = make_tab(qtbot)
+    tab.resize(1280, 740)  # the window's 1280x800 less its title, menu and tab bars
+    qtbot.waitUntil(lambda: tab.width() == 1280)
+    # the "click a point" hint stays; the dataset summary has its own line
+    assert "Click a point" in tab.map_info.text() and "moons" in tab.map_page.summary.text()
+    # the Attack box is visible without scrolling
+    scroll = tab.controls.parentWidget().parentWidget()
+    bottom = tab.attack_combo.mapTo(scroll.viewport(), QPoint(0, tab.attack_combo.height())).y()
+    assert bottom <= scroll.viewport().height(), (bottom, scroll.viewport().height())
+    # the "train a model" placeholder is drawn over the points, on an opaque card
+    img = tab.map.grab().toImage()
+    cx, cy = img.width() // 2, img.height() // 2 - 12  # the card's padding, above the text
+    row = [img.pixelColor(x, cy) for x in range(cx - 40, cx + 40, 4)]
+    assert all(c.red() > 235 and c.green() > 235 and c.blue() > 235 for c in row)
 
 
 def test_save_load_round_trip(qtbot, tmp_path, moons_run):

@@ -49,10 +49,26 @@ class Gallery(QListWidget):
         self.setMovement(QListWidget.Movement.Static)
         self.setSpacing(4)
         self.setUniformItemSizes(True)
+        # room for two caption lines under each thumbnail: captions are never cut
+        self.setWordWrap(True)
+        fm = self.fontMetrics()
+        self.setGridSize(
+            QSize(max(thumb + 48, fm.horizontalAdvance("#00 → 0 · true 0") + 12), thumb + 3 * fm.height() + 10)
+        )
+        self.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.misclassified: list[int] = []
         self.currentRowChanged.connect(self._row_changed)
 
-    def set_images(self, images: np.ndarray, labels: np.ndarray, preds: np.ndarray | None, class_names) -> None:
+    def set_images(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        preds: np.ndarray | None,
+        class_names,
+        notes: list[str] | None = None,
+    ) -> None:
+        """Thumbnails with "#i → prediction" (and the true class under a wrong one);
+        ``notes`` adds a line per image (e.g. the transformation applied)."""
         self.blockSignals(True)
         self.clear()
         self.misclassified = []
@@ -65,11 +81,15 @@ class Gallery(QListWidget):
                 wrong = p != y
                 if wrong:
                     self.misclassified.append(i)
-                text = f"#{i} → {class_names[p]}" + (f" (true {class_names[y]})" if wrong else "")
+                text = f"#{i} → {class_names[p]}" + (f"\ntrue {class_names[y]}" if wrong else "")
                 frame = QColor("#d62728") if wrong else None
+            if notes is not None and i < len(notes):
+                text = text.replace("\n", " · ") + "\n" + notes[i]
             item = QListWidgetItem(QIcon(image_pixmap(img, self.thumb, frame=frame)), text)
             item.setData(Qt.ItemDataRole.UserRole, i)
-            item.setToolTip(text + ("  MISCLASSIFIED" if preds is not None and int(preds[i]) != y else ""))
+            item.setToolTip(
+                text.replace("\n", ", ") + ("  MISCLASSIFIED" if preds is not None and int(preds[i]) != y else "")
+            )
             self.addItem(item)
         self.blockSignals(False)
 

@@ -165,8 +165,14 @@ class CurvaturePlot(FigurePanel):
         for k, (name, ev) in enumerate(self.profiles.items()):
             ax.plot(np.arange(1, len(ev) + 1), ev, MODEL_STYLES[k % 4], marker="o", ms=3, label=name)
         ax.axhline(0, color="gray", lw=0.6)
+        # eigenvalues of two models differ by orders of magnitude (a robust model's are tiny):
+        # a symmetric log scale keeps both readable, and negative ones too
+        peak = max((float(np.abs(ev).max()) for ev in self.profiles.values() if len(ev)), default=0.0)
+        if peak > 0:
+            small = [float(np.abs(ev[ev != 0]).min()) for ev in self.profiles.values() if np.any(ev != 0)]
+            ax.set_yscale("symlog", linthresh=max(min(small, default=peak), peak * 1e-6))
         ax.set_xlabel("eigenvalue rank", fontsize=8)
-        ax.set_ylabel("input-Hessian eigenvalue", fontsize=8)
+        ax.set_ylabel("input-Hessian eigenvalue (symlog)", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
         if self.profiles:
@@ -262,6 +268,7 @@ class CrossSectionPlot(FigurePanel):
             self.cax.clear()
             cbar = self.figure.colorbar(im, cax=self.cax)
             cbar.ax.tick_params(labelsize=6)
+            cbar.set_label("cross-entropy loss of the label", fontsize=7)
         rows = []
         loss = d["loss"]
         for i, bv in enumerate(b):

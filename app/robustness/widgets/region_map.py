@@ -49,6 +49,8 @@ class MapState:
     paths: list[AttackPath] = field(default_factory=list)
     selected: tuple[str, int] | None = None
     note: str = ""
+    noise_origin: np.ndarray | None = None  # (2,) the point the random lines go through
+    noise_hits: np.ndarray | None = None  # (K, 2) where each random line first meets the boundary
 
 
 class RegionMap(QWidget):
@@ -116,6 +118,12 @@ class RegionMap(QWidget):
 
     def set_paths(self, selected: tuple[str, int] | None, paths: list[AttackPath], note: str = "") -> None:
         self.state.selected, self.state.paths, self.state.note = selected, list(paths), note
+        self.update()
+
+    def set_noise(self, origin: np.ndarray | None, hits: np.ndarray | None) -> None:
+        """Random lines through ``origin`` drawn to where each first crosses the boundary."""
+        self.state.noise_origin = None if origin is None else np.asarray(origin, dtype=float)
+        self.state.noise_hits = None if hits is None else np.asarray(hits, dtype=float)
         self.update()
 
     def clear(self) -> None:
@@ -208,8 +216,6 @@ class RegionMap(QWidget):
                 self._new_region = False
         else:
             p.fillRect(r, QColor("#eeeeee"))
-            p.setPen(QColor("#777777"))
-            p.drawText(r, Qt.AlignmentFlag.AlignCenter, "Train a model to see its decision regions")
         if self.show_linear_regions and self._pattern_img is not None:
             p.setOpacity(0.55)
             p.drawImage(r, self._pattern_img)
@@ -238,8 +244,36 @@ class RegionMap(QWidget):
             self._layer = self._render_layer()
             self._layer_key = key
         p.drawImage(0, 0, self._layer)
+        if self._region_img is None:  # the placeholder goes over the points, on its own card
+            self._draw_placeholder(p, r, "Train a model to see its decision regions")
+        self._draw_noise(p)
         self._draw_paths(p)
         p.end()
+
+    def _draw_placeholder(self, p: QPainter, r: QRectF, text: str) -> None:
+        p.setFont(QFont(self.font().family(), 11))
+        fm = p.fontMetrics()
+        w, h = fm.horizontalAdvance(text) + 28, fm.height() + 16
+        card = QRectF(r.center().x() - w / 2, r.center().y() - h / 2, w, h)
+        p.setPen(QPen(QColor("#999999"), 1))
+        p.setBrush(QColor(255, 255, 255, 235))
+        p.drawRoundedRect(card, 6, 6)
+        p.setPen(QColor("#333333"))
+        p.drawText(card, Qt.AlignmentFlag.AlignCenter, text)
+
+    def _draw_noise(self, p: QPainter) -> None:
+        s = self.state
+        if s.noise_origin is None or s.noise_hits is None:
+            return
+        o = self.to_pixel(s.noise_origin[None])[0]
+        hits = s.noise_hits[np.isfinite(s.noise_hits).all(axis=1)]
+        pen = QPen(QColor(40, 40, 160, 200), 1.3, Qt.PenStyle.DashLine)
+        for hx, hy in self.to_pixel(hits) if len(hits) else []:
+            p.setPen(pen)
+            p.drawLine(QPointF(o[0], o[1]), QPointF(hx, hy))
+            p.setPen(QPen(QColor("#202080"), 1))
+            p.setBrush(QColor("#ffd23f"))
+            p.drawEllipse(QPointF(hx, hy), 3.2, 3.2)
 
     def _render_layer(self) -> QImage:
         """Eps-balls, training and test points and boundary samples on a transparent image."""

@@ -89,18 +89,18 @@ def run_batch(
     earlier, warning = read_report(out)
     if warning:
         yield Message(warning)
-    rows: dict[str, dict[str, Any]] = {}
+    # the report keeps its rows' order: earlier rows where they were, new scans after them
     old = {r["name"]: r for r in earlier}
+    rows: dict[str, dict[str, Any]] = dict(old)
     jobs: list[ScanJob] = []
     skipped = 0
     for item in items:
         path = mesh_path(out, item.name, settings)
         if not settings.force and _is_done(old.get(item.name), item, path):
-            rows[item.name] = old[item.name]
             skipped += 1
             yield Message(f"skip {item.name}: done already ({path.name})")
             continue
-        rows[item.name] = {}  # keeps the input order in the report
+        rows.setdefault(item.name, {})  # a place in the report, filled when the scan ends
         jobs.append(
             ScanJob(
                 name=item.name,
@@ -113,8 +113,6 @@ def run_batch(
                 read=settings.read,
             )
         )
-    for name, row in old.items():
-        rows.setdefault(name, row)
 
     def report_rows() -> list[dict[str, Any]]:
         return [r for r in rows.values() if r]

@@ -121,7 +121,7 @@ def _reconstruct(job: ScanJob, cancel: CancelToken | None, memory: _PeakMemory) 
 
     if job.threads > 0:
         torch.set_num_threads(job.threads)
-    scan = load_scan(list(job.files), config=ReadConfig(**job.read))
+    scan = load_scan(list(job.files), config=ReadConfig(**job.read), cancel=cancel)
     memory.sample()
     if cancel is not None:
         cancel.raise_if_cancelled()

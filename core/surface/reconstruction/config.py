@@ -88,7 +88,20 @@ class ReconstructionConfig:
         maximum=0.5,
         zero="off",
     )
+    ignore_outliers: bool = param(
+        True,
+        "Ignore outliers",
+        "before training, ignore points with no surface around them (spacing to their 8th "
+        "neighbour over 3x the scan's median); they are reported, not deleted",
+    )
     # --- advanced -----------------------------------------------------------------------------
+    weight_average: bool = param(
+        True,
+        "Weight averaging",
+        "mesh an exponential moving average of the network's weights (smoother, and longer "
+        "runs do not get worse); off: mesh the last step's weights",
+        advanced=True,
+    )
     learning_rate: float = param(
         0.0,
         "Learning rate",

@@ -17,6 +17,7 @@ coordinates, with zero-level samples) and, when the budget is spent, Finished wi
 
 from __future__ import annotations
 
+import copy
 import io
 import math
 import os
@@ -44,6 +45,7 @@ from levelset_studio.core.surface.reconstruction.loss import (
 )
 from levelset_studio.core.surface.reconstruction.nearest import KDTreeDistance, NearestPointField
 from levelset_studio.core.surface.reconstruction.networks import NETWORK_PRESETS, build_network
+from levelset_studio.core.surface.reconstruction.support import IgnoredPoints, Support, find_support
 from levelset_studio.core.surface.scans.scan import NormalizingTransform, Scan
 
 CHECKPOINT_KIND = "levelset-studio/reconstruction"
@@ -58,6 +60,7 @@ DEFAULT_LR = {"grid": 5e-3, "mlp": 1e-3, "authors": 1e-4}
 # grows to (1 - share) / share times the last preview's cost (10% -> 9x).
 PREVIEW_SHARE = 0.1
 GRID_LR_SCALE = 1.0  # measured: 10x on the grids was worse (torus Chamfer/diag 0.0106 at 300 steps vs 0.0085 at 77)
+EMA_DECAY = 0.99  # weight averaging: ~100 steps of memory, warmed up as (1 + t) / (10 + t) early on
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,13 @@ class ReconstructionStarted(Event):
 
 
 @dataclass(frozen=True)
+class PointsIgnored(Message):
+    """The outlier pass ignored these scan points (text: the one-line summary)."""
+
+    ignored: IgnoredPoints | None = None
+
+
+@dataclass(frozen=True)
 class ReconstructionResult:
     """A finished reconstruction: the final mesh (scan coordinates) and how it was made."""
 
@@ -83,6 +93,7 @@ class ReconstructionResult:
     network: str = ""
     meshing_seconds: float = 0.0
     metrics: dict[str, float] = field(default_factory=dict)
+    ignored: IgnoredPoints | None = None  # scan points the engine did not learn from (None: pass off)
 
 
 def _resolve_network(config: ReconstructionConfig, device: torch.device) -> str:
@@ -113,6 +124,10 @@ class Reconstructor:
         if scan.normals is not None:
             self._normals = torch.tensor(scan.normals, dtype=torch.float32, device=self.device)
         self.net = build_network(NETWORK_PRESETS[self.network_name]).to(self.device)
+        self.average_net = copy.deepcopy(self.net) if config.weight_average else None
+        self.support: Support | None = None  # the outlier pass, run once before the first step
+        self.ignored: IgnoredPoints | None = None
+        self._prepared = not config.ignore_outliers
         self.learning_rate = config.learning_rate or DEFAULT_LR[self.network_name]
         # fused Adam: one kernel over the (large) feature grids instead of ~10 passes over them
         self.opt = torch.optim.Adam(self._param_groups(self.learning_rate), fused=True)
@@ -167,6 +182,46 @@ class Reconstructor:
         """F at unit-space points (N, 3) -> (N,)."""
         return self.net(x)
 
+    @property
+    def mesh_net(self) -> torch.nn.Module:
+        """The network that meshes are taken from: the weight average when on."""
+        return self.net if self.average_net is None else self.average_net
+
+    def _update_average(self) -> None:
+        if self.average_net is None:
+            return
+        t = self._step
+        decay = min(EMA_DECAY, (1.0 + t) / (10.0 + t))
+        with torch.no_grad():
+            avg: list[torch.Tensor] = list(self.average_net.parameters())
+            live: list[torch.Tensor] = list(self.net.parameters())
+            torch._foreach_lerp_(avg, live, 1.0 - decay)
+
+    def prepare(self) -> IgnoredPoints | None:
+        """The outlier pass (once; the first ``run`` calls it inside its budget)."""
+        if self._prepared:
+            return self.ignored
+        self._prepared = True
+        t = time.perf_counter()
+        pts = self._points.cpu().numpy()
+        support = find_support(pts)
+        self.support = support
+        keep = support.inliers
+        idx = np.flatnonzero(~keep)
+        self.ignored = IgnoredPoints(
+            indices=idx.astype(np.int64),
+            points=self.scan.points[idx],
+            reason="no surface around them (sparse neighbourhood)",
+            total=len(self.scan),
+        )
+        if idx.size and keep.sum() >= 10:
+            sel = torch.from_numpy(keep).to(self.device)
+            self._points = self._points[sel]
+            if self._normals is not None:
+                self._normals = self._normals[sel]
+        self.timings["outliers"] = time.perf_counter() - t
+        return self.ignored
+
     # ------------------------------------------------------------------ training
     def _ensure_distance(self) -> None:
         if self._distance is not None or self.config.method != "levelset":
@@ -188,6 +243,7 @@ class Reconstructor:
 
     def train_step(self, frac: float = 0.0) -> dict[str, float]:
         """One optimizer step; ``frac`` in [0, 1] is the progress of the run (for the learning rate)."""
+        self.prepare()
         self._ensure_distance()
         fac = self._lr_factor(frac)
         for g in self.opt.param_groups:
@@ -234,6 +290,7 @@ class Reconstructor:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
+        self._update_average()
         t3 = time.perf_counter()
         self.timings["sampling"] += t1 - t0
         self.timings["loss"] += t2 - t1
@@ -265,7 +322,7 @@ class Reconstructor:
 
     def run(
         self, cancel: CancelToken | None = None, *, iterations: int | None = None, time_budget: float | None = None
-    ) -> Iterator[Progress | MeshSnapshot | Message | Finished]:
+    ) -> Iterator[Progress | MeshSnapshot | Message | PointsIgnored | Finished]:
         """Train until the budget is spent (or cancel); yields events. See the module docstring.
 
         With neither ``iterations`` nor ``time_budget`` a run interrupted by cancel (or
@@ -288,6 +345,15 @@ class Reconstructor:
         gap = interval  # adaptive: at least 9x the last preview's cost (PREVIEW_SHARE)
         total = seg["iterations"]
         budget = seg["time_budget"]
+        if not self._prepared:
+            t = time.perf_counter()
+            ignored = self.prepare()
+            dt = time.perf_counter() - t
+            self._elapsed += dt
+            used += dt
+            seg["used"] = used
+            if ignored is not None:
+                yield PointsIgnored(text=ignored.summary(), ignored=ignored)
         while True:
             t_resume = time.perf_counter()
             done = self._step - seg["start"]
@@ -360,6 +426,7 @@ class Reconstructor:
             network=self.network_name,
             meshing_seconds=mt,
             metrics=dict(self.last_metrics),
+            ignored=self.ignored,
         )
         yield Finished(result=result, elapsed=used + mt)
 
@@ -382,8 +449,9 @@ class Reconstructor:
     def extract_mesh(self, resolution: int | None = None, *, final: bool = True) -> Mesh:
         """The zero level set at ``resolution`` (default: the config's), scan coordinates.
 
-        ``final`` applies the clean-up of the config (faces far from every scan point,
-        small disconnected pieces); previews skip it.
+        ``final`` applies the clean-up of the config (faces far from the supporting scan
+        points, small disconnected pieces); previews skip it. Meshes come from the
+        weight average when it is on (``mesh_net``).
         """
         from levelset_studio.core.surface.meshes.meshing import (
             extract_mesh,
@@ -392,19 +460,27 @@ class Reconstructor:
             trim_distance_for,
             trim_far_from_points,
         )
+        from levelset_studio.core.surface.reconstruction.support import support_faces_mask
 
         res = self.config.resolution if resolution is None else int(resolution)
-        self.net.eval()
+        net = self.mesh_net
+        net.eval()
 
         def fn(x: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():
-                return self.net(x)
+                return net(x)
 
         mesh = extract_mesh(fn, res, self.transform, bound=MESH_BOUND, device=self.device)
-        mesh = gradient_normals(self.net, mesh, self.transform, device=self.device)  # exact normals, for shading
-        self.net.train()
+        mesh = gradient_normals(net, mesh, self.transform, device=self.device)  # exact normals, for shading
+        net.train()
         if final and not mesh.is_empty:
-            if self.config.trim_distance > 0:
+            if self.config.trim_distance > 0 and self.support is not None:
+                keep = self.support.inliers
+                inliers = self.scan.points[keep]
+                distance = trim_distance_for(inliers, self.config.trim_distance, self.scan.diagonal)
+                spacing = self.support.spacing[keep].astype(np.float64) * self.transform.scale
+                mesh = mesh.with_faces(support_faces_mask(mesh.vertices, mesh.faces, inliers, spacing, distance))
+            elif self.config.trim_distance > 0:
                 distance = trim_distance_for(self.scan.points, self.config.trim_distance, self.scan.diagonal)
                 mesh = trim_far_from_points(mesh, self.scan.points, distance)
             if self.config.min_component > 0 and not mesh.is_empty:
@@ -421,6 +497,7 @@ class Reconstructor:
             "config": self.config.to_dict(),
             "network": self.network_name,
             "model": self.net.state_dict(),
+            "average": None if self.average_net is None else self.average_net.state_dict(),
             "optimizer": self.opt.state_dict(),
             "step": self._step,
             "elapsed": self._elapsed,
@@ -490,6 +567,8 @@ class Reconstructor:
             rec = cls(scan, config.with_values(network=state["network"]))
             rec.config = config
             rec.net.load_state_dict(state["model"])
+            if rec.average_net is not None:
+                rec.average_net.load_state_dict(state.get("average") or state["model"])
             rec.opt.load_state_dict(state["optimizer"])
             rec._step = int(state["step"])
             rec._elapsed = float(state["elapsed"])
@@ -512,8 +591,9 @@ def _load_state(fh: Any, where: Any) -> dict[str, Any]:
     try:
         state = torch.load(fh, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a corrupt or foreign file
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CheckpointError(f"cannot read checkpoint ({msg[:120]})", where) from None
+        from levelset_studio.core.surface._session_checks import load_failure_reason
+
+        raise CheckpointError(f"cannot read checkpoint: {load_failure_reason(exc)}", where) from None
     if not isinstance(state, dict) or state.get("kind") != CHECKPOINT_KIND:
         raise CheckpointError("not a LevelSet Studio reconstruction checkpoint", where)
     if state.get("version") != CHECKPOINT_VERSION:
