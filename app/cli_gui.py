@@ -30,6 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reconstruct", action="store_true", help="start a reconstruction once the scan is loaded")
     p.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window when done")
     p.add_argument("--quit", action="store_true", help="exit when done (exit code 0, or 2 on an error)")
+    p.add_argument(
+        "--record",
+        metavar="FILM",
+        help="with --reconstruct: film the live reconstruction (every preview, fixed camera) as a .gif or .mp4",
+    )
     p.add_argument("--tab", choices=("reconstruct", "robustness"), default="reconstruct", help="tab shown first")
     p.add_argument("--dataset", metavar="D", help="Robustness tab: dataset to open")
     p.add_argument("--train", action="store_true", help="Robustness tab: start training")
@@ -59,6 +64,17 @@ def run(args: argparse.Namespace) -> int:
         and not os.uname().sysname == "Darwin"
     ):
         raise ConfigError("no display: run on a desktop, or under `xvfb-run -a levelset gui ...`")
+    record = getattr(args, "record", None)
+    if record:
+        from pathlib import Path
+
+        film = Path(record)
+        if film.suffix.lower() not in (".gif", ".mp4"):
+            raise ConfigError(f"--record: {record} must be a .gif or .mp4 file")
+        if not args.reconstruct:
+            raise ConfigError("--record films a reconstruction: add --reconstruct")
+        if str(film.parent) not in ("", ".") and not film.parent.is_dir():
+            raise ConfigError(f"--record: the folder {film.parent} does not exist")
     scans, session = list(args.scans), None
     sessions = [s for s in scans if s.lower().endswith(".lss")]
     if sessions:
@@ -83,5 +99,6 @@ def run(args: argparse.Namespace) -> int:
             dataset=args.dataset,
             train=args.train,
             open_sample=not args.no_sample,
+            record=record or None,
         )
     )

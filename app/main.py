@@ -37,6 +37,7 @@ class GuiOptions:
     dataset: str | None = None
     train: bool = False
     open_sample: bool = True  # no scans given: open the bundled sample
+    record: str | None = None  # a .gif/.mp4 film of the live reconstruction (with reconstruct)
 
 
 def application() -> QApplication:
@@ -57,6 +58,7 @@ class _Automation:
     def __init__(self, window: MainWindow, options: GuiOptions, app: QApplication) -> None:  # noqa: F821
         self.window, self.options, self.app = window, options, app
         self.exit_code = EXIT_OK
+        self.recorder: Any = None
         tab = window.reconstruct_tab
         if options.quit:
             window.error_handler = self.fail
@@ -84,6 +86,8 @@ class _Automation:
     def session_loaded(self, _path: str) -> None:
         tab = self.window.reconstruct_tab
         if self.options.reconstruct:
+            if not self.start_film():
+                return
             # a session with a network trains on; one without starts a new reconstruction
             if tab.reconstructor is not None:
                 t = tab.continue_reconstruction(
@@ -96,10 +100,23 @@ class _Automation:
         else:
             self.finish()
 
+    def start_film(self) -> bool:
+        """--record: film the reconstruction about to start (the fixed camera: the view now)."""
+        if not self.options.record:
+            return True
+        try:
+            self.recorder = self.window.start_recording(self.options.record)
+        except Exception as exc:  # noqa: BLE001 (a typed ConfigError from the recorder, or an imageio failure)
+            self.fail(str(exc))
+            return False
+        return True
+
     def scan_loaded(self, _scan: object) -> None:
         if self.options.session:
             return  # the session's own scan: session_loaded decides what follows
         if self.options.reconstruct:
+            if not self.start_film():
+                return
             t = self.window.reconstruct_tab.start_reconstruction()
             if t is None:
                 self.fail("cannot start the reconstruction (is the engine installed?)")
@@ -119,6 +136,13 @@ class _Automation:
         rec = self.window.reconstruct_tab.reconstructor
         if self.options.reconstruct and rec is not None:
             print(f"reconstruction: {rec.step} steps in all")
+        if self.recorder is not None:
+            frames = self.recorder.frames
+            film = self.window.stop_recording()
+            if film is None:
+                self.fail(f"{self.options.record}: no preview was shown, so the film is empty")
+                return
+            print(f"film: {film} ({frames} frames)")
         if self.options.screenshot:
             try:
                 path = self.window.save_screenshot(self.options.screenshot)

@@ -13,12 +13,23 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction, QDesktopServices, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from levelset_studio.app.autosave import Autosaver
 from levelset_studio.app.dialogs import show_about, show_error
+from levelset_studio.app.reconstruct import export as export_flow
 from levelset_studio.app.reconstruct.tab import ReconstructTab
+from levelset_studio.app.reconstruct.training import FIRST_STEP_HINT
 from levelset_studio.app.view3d import grab_window
 from levelset_studio.core.errors import LevelSetError
 
@@ -30,9 +41,10 @@ except ImportError:  # the Robustness tab lands from its own branch
 MAX_RECENT = 10
 SETTINGS_ENV = "LEVELSET_STUDIO_SETTINGS"
 ICON_PATH = Path(__file__).resolve().parents[1] / "resources" / "icons" / "levelset-studio.svg"
-MESH_FILTER = (
-    "Meshes (*.ply *.obj *.stl *.off *.glb);;PLY (*.ply);;OBJ (*.obj);;STL (*.stl);;OFF (*.off);;glTF binary (*.glb)"
-)
+
+
+HINT_KEY = "hints/reconstructed"  # set once a reconstruction finished: no first-step hint
+UP_AXIS_KEY = "view/up_axis"  # + "/" + the scan file's absolute path
 
 
 def default_settings() -> QSettings:
@@ -68,6 +80,12 @@ class MainWindow(QMainWindow):
         # Replaceable: the CLI's --quit mode prints errors instead of showing dialogs.
         self.error_handler: Callable[[str], None] = self.show_error
         self.error_boxes: list[QMessageBox] = []
+        # Questions the user answers; replaceable so tests (and --quit runs) answer them.
+        self.ask_replace_or_add: Callable[[], str | None] = lambda: export_flow.ask_replace_or_add(self)
+        self.ask_overwrite: Callable[[Path], bool] = lambda p: export_flow.ask_overwrite(self, p)
+        self.ask_export_preview: Callable[[str], str | None] = lambda t: export_flow.ask_export_preview(self, t)
+        self.session_path: str | None = None
+        self.recorder: Any = None  # app.recorder.FilmRecorder of File > Record Film / --record
 
         self.tabs = QTabWidget(self)
         self.reconstruct_tab = ReconstructTab(self)
@@ -81,9 +99,19 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.reconstruct_tab.status_message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.reconstruct_tab.busy_changed.connect(self._sync_actions)
+        self.reconstruct_tab.scan_files_opened.connect(self.add_recent)  # only files that opened
+        self.reconstruct_tab.scan_loaded.connect(lambda _s: self.update_title())
+        self.reconstruct_tab.session_loaded.connect(self._session_opened)
+        self.reconstruct_tab.layers.selected.connect(lambda _l: self.update_title())
+        self.reconstruct_tab.layers.removed.connect(lambda _i, _l: self.update_title())
+        self.reconstruct_tab.layers.changed.connect(lambda _l, _o: self.update_title())
         # a recovery copy of the work, kept while the app runs (app/autosave.py)
         self.autosave = Autosaver(self.reconstruct_tab, self)
         self.autosave.failed.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.reconstruct_tab.reconstruction_finished.connect(self._reconstruction_done_film)
+        self.reconstruct_tab.reconstruction_finished.connect(lambda _m: self.settings.setValue(HINT_KEY, True))
+        self.reconstruct_tab.scan_loaded.connect(self._scan_loaded)
+        self.reconstruct_tab.view.up_axis_changed.connect(self._remember_up_axis)
         self._restore_geometry()
         self._sync_actions()
         self.tabs.currentChanged.connect(self._route_shortcuts)
@@ -137,9 +165,26 @@ class MainWindow(QMainWindow):
         self.screenshot_action = self._action(
             file, "Save Scree&nshot…", self.screenshot_dialog, None, "Save a PNG of the whole window"
         )
+        self.record_action = self._action(
+            file,
+            "Record &Film…",
+            self.record_dialog,
+            None,
+            "Film the next reconstruction's previews (GIF or MP4, fixed camera); stops when it finishes",
+        )
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         self._rebuild_recent_menu()
+
+        edit = bar.addMenu("&Edit")
+        stack = self.reconstruct_tab.undo_stack
+        self.undo_action = stack.createUndoAction(self, "&Undo")  # its text names the action
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo])
+        for act in (self.undo_action, self.redo_action):
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            edit.addAction(act)
 
         run = bar.addMenu("&Reconstruct")
         tab = self.reconstruct_tab
@@ -153,6 +198,13 @@ class MainWindow(QMainWindow):
         self.clean_action = self._action(run, "C&lean Scan", tab.clean_active_scan, None, "Clean into a new layer")
         self.evaluate_action = self._action(
             run, "&Inspect Distances", tab.evaluate_selected, None, "Colour the selected mesh by distance to the scan"
+        )
+        self.compare_action = self._action(
+            run,
+            "C&ompare Layers…",
+            tab.open_compare,
+            "Ctrl+K",
+            "Two layers side by side, one camera, one metrics table",
         )
 
         self.robust_menu = bar.addMenu("R&obustness")
@@ -181,6 +233,13 @@ class MainWindow(QMainWindow):
         self._action(view, "Robustness Tab", lambda: self.tabs.setCurrentIndex(1), "Ctrl+2")
 
         help_menu = bar.addMenu("&Help")
+        self.shortcuts_action = self._action(
+            help_menu, "&Keyboard Shortcuts", self.show_shortcuts, "F1", "Every shortcut of the window"
+        )
+        self.docs_action = self._action(
+            help_menu, "&Documentation", self.open_docs, None, "Open the project's documentation (docs/)"
+        )
+        help_menu.addSeparator()
         self._action(help_menu, "&About LevelSet Studio", self.show_about)
 
     def _build_status_bar(self) -> None:
@@ -248,17 +307,81 @@ class MainWindow(QMainWindow):
         self.error_boxes = [b for b in self.error_boxes if b.isVisible()]
         self.error_boxes.append(show_error(self, message))
 
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(keys, what they do) for every menu action with a shortcut, and the view's keys."""
+        rows: list[tuple[str, str]] = []
+        # F5/Esc move between the two tabs' actions: name both
+        both = {"F5": "Reconstruct (Reconstruct tab) / Train (Robustness tab)", "Esc": "Stop the running job"}
+        for menu in self.menuBar().findChildren(QMenu):
+            for act in menu.actions():
+                key = act.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                if key and key not in both:
+                    rows.append((key, act.text().replace("&", "").rstrip("…")))
+        rows += list(both.items())
+        rows += [
+            ("R", "Back to the default view (3D view)"),
+            ("Mouse: left drag / right drag / wheel", "Turn / zoom / zoom the 3D view"),
+            ("Shift + left drag", "Move the 3D view sideways"),
+        ]
+        out: dict[str, str] = {}
+        for key, text in rows:
+            out.setdefault(key, text)
+        return list(out.items())
+
+    def show_shortcuts(self) -> QMessageBox:
+        rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in self.shortcut_rows())
+        box = QMessageBox(self)
+        box.setObjectName("shortcuts_dialog")
+        box.setWindowTitle("Keyboard shortcuts")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(f"<table>{rows}</table>")
+        box.open()
+        return box
+
+    def docs_path(self) -> Path | None:
+        """The docs/ folder of a source checkout, when there is one."""
+        docs = Path(__file__).resolve().parents[1] / "docs"
+        return docs if (docs / "architecture.md").is_file() else None
+
+    def open_docs(self) -> bool:
+        docs = self.docs_path()
+        if docs is None:
+            self.error_handler("the documentation (docs/) is not installed with this build; see the project's README")
+            return False
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(docs)))
+
     def show_about(self) -> QMessageBox:
         return show_about(self, self._device_text().removeprefix("Device: "))
 
     # ----------------------------------------------------------- files / menus --
     def open_scans(self, paths: Sequence[str | Path]) -> None:
+        """Open scans; with scans already open, ask whether they are replaced or added to."""
         paths = [str(p) for p in paths]
         if not paths:
             return
         self.tabs.setCurrentWidget(self.reconstruct_tab)
-        self.add_recent(paths)
-        self.reconstruct_tab.open_scans(paths)
+        replace = False
+        if self.reconstruct_tab.layers.scans():
+            choice = self.ask_replace_or_add()
+            if choice is None:
+                return
+            replace = choice == "replace"
+        if replace:
+            self.session_path = None
+        self.reconstruct_tab.open_scans(paths, replace=replace)
+
+    def update_title(self) -> None:
+        """The window title names the session, else the active scan."""
+        tab = self.reconstruct_tab
+        name = Path(self.session_path).name if self.session_path else None
+        if name is None:
+            layer = tab.layers.get(tab.active_scan_name)
+            name = layer.title if layer is not None else None
+        self.setWindowTitle(f"{name} — LevelSet Studio" if name else "LevelSet Studio")
+
+    def _session_opened(self, path: str) -> None:
+        self.session_path = path
+        self.update_title()
 
     def open_dialog(self) -> None:
         start = self.settings.value("last_dir", str(Path.home()))
@@ -299,25 +422,29 @@ class MainWindow(QMainWindow):
             return None
 
     def export_dialog(self) -> None:
-        if self.reconstruct_tab.selected_mesh_layer() is None:
-            self.error_handler("no reconstructed mesh to export yet")
-            return
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export mesh", str(self.settings.value("last_dir", "")), MESH_FILTER
-        )
-        if path:
-            out = self._guard(lambda: self.reconstruct_tab.export_mesh(path))
-            if out:
-                self.statusBar().showMessage(f"Exported {out}", 8000)
+        """File > Export Mesh: the selected mesh, never a preview unannounced (app/reconstruct/export.py)."""
+        export_flow.export_dialog(self)
+
+    def export_chosen(self, path: str | Path, chosen_filter: str = "", layer: Any = None) -> Path | None:
+        """Write the mesh to ``path`` in the chosen file type: refuse first, then ask, then write."""
+        return export_flow.export_chosen(self, path, chosen_filter, layer)
 
     def save_session_dialog(self) -> None:
+        if self.reconstruct_tab.active_scan is None:  # said before any dialog
+            self.error_handler("open a scan before saving a session")
+            return
+        if self.reconstruct_tab.training:
+            self.error_handler("stop the reconstruction before saving the session")
+            return
         path, _ = QFileDialog.getSaveFileName(
             self, "Save session", str(self.settings.value("last_dir", "")), "LevelSet Studio session (*.lss)"
         )
         if path:
+            self.statusBar().clearMessage()
             out = self._guard(lambda: self.reconstruct_tab.save_session(path))
             if out:
                 self.statusBar().showMessage(f"Session saved to {out}", 8000)
+                self._session_opened(str(out))
 
     def load_session_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -340,6 +467,69 @@ class MainWindow(QMainWindow):
         )
         if path:
             self._guard(lambda: self.save_screenshot(path))
+
+    # -------------------------------------------------------- scan, up axis --
+    def _active_scan_file(self) -> str | None:
+        tab = self.reconstruct_tab
+        layer = tab.layers.get(tab.active_scan_name) if tab.active_scan_name else None
+        files = list(getattr(layer, "files", None) or [])
+        return str(Path(files[0]).resolve()) if files else None
+
+    def _scan_loaded(self, scan: Any) -> None:
+        """The view's up axis: remembered for this file, else guessed from the scan; a first-step hint."""
+        from levelset_studio.core.surface.scans.orientation import guess_up_axis
+
+        path = self._active_scan_file()
+        remembered = self.settings.value(f"{UP_AXIS_KEY}/{path}") if path else None
+        axis = str(remembered) if remembered in ("x", "y", "z") else guess_up_axis(scan.points, path)
+        self.reconstruct_tab.view.set_up_axis(axis)
+        tab = self.reconstruct_tab
+        if not self.settings.value(HINT_KEY, False, type=bool) and tab.reconstructor is None and not tab.training:
+            tab.progress_text.setText(FIRST_STEP_HINT)
+
+    def _remember_up_axis(self, axis: str) -> None:
+        path = self._active_scan_file()
+        if path:
+            self.settings.setValue(f"{UP_AXIS_KEY}/{path}", axis)
+
+    # ----------------------------------------------------------------- film --
+    def record_dialog(self) -> None:
+        if self.recorder is not None and self.recorder.recording:
+            film = self.stop_recording()
+            if film is not None:
+                self.statusBar().showMessage(f"Film saved: {film}", 8000)
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Record film", "levelset-film.gif", "Animated GIF (*.gif);;MP4 video (*.mp4)"
+        )
+        if path:
+            self._guard(lambda: self.start_recording(path))
+
+    def start_recording(self, path: str | Path) -> Any:
+        """Film every mesh the 3D view shows from now on (camera fixed at the first frame)."""
+        from levelset_studio.app.recorder import FilmRecorder
+
+        self.stop_recording()
+        rec = FilmRecorder(self.reconstruct_tab.view, path, fps=4.0, parent=self)
+        rec.start()
+        self.recorder = rec
+        self.record_action.setText("Stop Recording &Film")
+        self.statusBar().showMessage(f"Recording the film: {rec.path}", 8000)
+        return rec
+
+    def stop_recording(self) -> Path | None:
+        """Finish the film (None when nothing was filmed)."""
+        rec = self.recorder
+        if rec is None:
+            return None
+        self.record_action.setText("Record &Film…")
+        return rec.stop()
+
+    def _reconstruction_done_film(self, _mesh: Any) -> None:
+        if self.recorder is not None and self.recorder.recording:
+            film = self.stop_recording()  # the final mesh is its last frame
+            if film is not None:
+                self.statusBar().showMessage(f"Film saved: {film}", 8000)
 
     def save_screenshot(self, path: str | Path) -> Path:
         """Save a PNG of the whole window (the 3D view's real frame included)."""

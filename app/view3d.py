@@ -71,6 +71,7 @@ class View3D(QWidget):
 
     up_axis_changed = Signal(str)
     scans_faint_changed = Signal(bool)
+    mesh_changed = Signal(str)  # a mesh layer was drawn or updated and rendered (the film records it)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -234,6 +235,7 @@ class View3D(QWidget):
         actor.SetVisibility(visible)
         self._data[name], self._actors[name] = poly, actor
         self._after_add()
+        self.mesh_changed.emit(name)
 
     def update_mesh(
         self,
@@ -268,6 +270,7 @@ class View3D(QWidget):
             poly.set_active_scalars("distance")
         poly.Modified()
         self.render()
+        self.mesh_changed.emit(name)
         return True
 
     # -- scans stepping back ----------------------------------------------------
@@ -376,9 +379,18 @@ class View3D(QWidget):
             self.plotter.render()
 
     def image(self) -> np.ndarray:
-        """The current frame as an (H, W, 3) uint8 array."""
-        self.plotter.render()
-        return np.asarray(self.plotter.screenshot(return_img=True))
+        """The current frame as an (H, W, 3) uint8 array, rendered now.
+
+        ``grabFramebuffer`` paints the GL widget (VTK renders the scene as it is at
+        this call, camera included) and reads its framebuffer back; reading VTK's
+        buffers directly can return the frame Qt last painted, one change behind.
+        """
+        qimg = self.plotter.grabFramebuffer().convertToFormat(QImage.Format.Format_RGB888)
+        w, h = qimg.width(), qimg.height()
+        if w == 0 or h == 0:
+            return np.asarray(self.plotter.screenshot(return_img=True))[:, :, :3]
+        buf = np.frombuffer(qimg.constBits(), dtype=np.uint8, count=qimg.sizeInBytes())
+        return buf.reshape(h, qimg.bytesPerLine())[:, : 3 * w].reshape(h, w, 3).copy()
 
     def close_view(self) -> None:
         if not self.closed:

@@ -15,8 +15,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from levelset_studio.app.reconstruct.layers import Layer
 from levelset_studio.core.errors import ScanMovedError
+from levelset_studio.core.surface.layers import Layer, MeshLayer, ScanLayer
 from levelset_studio.core.surface.restore import RestoredSession, restore_session
 from levelset_studio.core.surface.session import LayerRecord, SessionData
 
@@ -37,44 +37,48 @@ def ask_for_scan(parent: QWidget | None, missing: str) -> str | None:
 
 def session_from_tab(tab: Any) -> SessionData:
     """Every layer of the active scan's work, the loss history and the network's step."""
+    from levelset_studio.core.errors import LevelSetError
     from levelset_studio.core.params import config_to_dict
 
-    scan_layer = tab.layers.get(tab.active_scan_name or "")
-    if scan_layer is None:
-        from levelset_studio.core.errors import LevelSetError
-
+    scan_layer = tab.layers.get(tab.active_scan_name)
+    if not isinstance(scan_layer, ScanLayer):
         raise LevelSetError("open a scan before saving a session")
-    files = list(scan_layer.info.get("files", []))
+    files = list(scan_layer.files)
     records = []
-    for layer in tab.layers.values():
-        if layer.is_scan:
-            if list(layer.info.get("files", [])) != files:
+    for layer in tab.layers:
+        if isinstance(layer, ScanLayer):
+            if list(layer.files) != files:
                 continue  # another scan set: a session holds one
-            kind = "cleaned" if layer.info.get("cleaning") else "scan"
-            records.append(_record(layer, kind))
-        elif layer.data is not None:
-            rec = _record(layer, layer.kind)
+            records.append(_record(layer, "cleaned" if layer.cleaning else "scan"))
+        elif isinstance(layer, MeshLayer) and layer.data is not None:
+            rec = _record(layer, layer.method if layer.method in ("levelset", "poisson", "trimmed") else "trimmed")
             rec.vertices, rec.faces = layer.data.vertices, layer.data.faces
             records.append(rec)
-    rec_engine = tab.reconstructor
-    if tab.recon_config is not None and rec_engine is not None:
+    engine = tab.reconstructor
+    if tab.recon_config is not None and engine is not None:
         recon = config_to_dict(tab.recon_config)
     else:
-        recon = tab.recon_panel.values() if tab.recon_panel else {}
+        recon = tab.recon_panel.values()
     return SessionData(
         scan_files=files,
-        cleaning=scan_layer.info.get("cleaning"),
+        cleaning=scan_layer.cleaning,
         reconstruction=recon,
-        poisson=tab.poisson_panel.values() if tab.poisson_panel else {},
+        poisson=tab.poisson_panel.values(),
         layers=records,
         history=history_of(tab.loss_plot.series),
-        step=rec_engine.step if rec_engine is not None else 0,
-        network=rec_engine.network_name if rec_engine is not None else None,
+        step=engine.step if engine is not None else 0,
+        network=engine.network_name if engine is not None else None,
     )
 
 
 def _record(layer: Layer, kind: str) -> LayerRecord:
-    info = {k: v for k, v in layer.info.items() if isinstance(v, PLAIN) and k not in ("cleaning",)}
+    info: dict[str, Any] = {}
+    if isinstance(layer, MeshLayer):
+        info = {
+            k: v for k, v in (("step", layer.step), ("steps", layer.steps), ("elapsed", layer.elapsed)) if v is not None
+        }
+        if layer.source:
+            info["source"] = layer.source
     return LayerRecord(
         name=layer.name,
         kind=kind,
@@ -82,7 +86,7 @@ def _record(layer: Layer, kind: str) -> LayerRecord:
         color=layer.color if layer.color.startswith("#") and len(layer.color) == 7 else "",
         visible=layer.visible,
         opacity=float(layer.opacity),
-        info=info,
+        info={k: v for k, v in info.items() if isinstance(v, PLAIN)},
     )
 
 
@@ -116,34 +120,42 @@ def restore_job(path: str | Path, replacements: dict[str, str]) -> Callable[[Any
 def apply_restored(tab: Any, restored: RestoredSession) -> None:
     """Put a restored session's layers, settings, history and network into the tab."""
     data = restored.data
-    if tab.recon_panel is not None and data.reconstruction:
+    if data.reconstruction:
         tab.recon_panel.set_values(data.reconstruction)
-    if tab.poisson_panel is not None and data.poisson:
+    if data.poisson:
         tab.poisson_panel.set_values(data.poisson)
-    if tab.cleaning_panel is not None and data.cleaning:
+    if data.cleaning:
         tab.cleaning_panel.set_values(data.cleaning)
     files = list(data.scan_files)
+    training = tab.training_controller
     for item in restored.layers:
         r = item.record
+        layer: Layer
         if r.kind in ("scan", "cleaned"):
-            info = {"cleaning": data.cleaning} if r.kind == "cleaned" else None
-            tab._scan_ready(item.data, files, title=r.title or None, info=info)
-            layer = tab.layers[tab.active_scan_name]
+            cleaning = data.cleaning if r.kind == "cleaned" else None
+            layer = tab.scan_controller.scan_ready(item.data, files, title=r.title or None, cleaning=cleaning)
         else:
-            kwargs = {"color": r.color} if r.color else {}
-            layer = Layer(tab._new_name(r.kind), r.title or r.kind, r.kind, item.data, **kwargs)
-            layer.info.update(r.info)
+            info = r.info
+            layer = MeshLayer(
+                tab.layers.new_name(r.kind),
+                r.title or r.kind,
+                data=item.data,
+                method=r.kind,  # type: ignore[arg-type]
+                scan=tab.active_scan_name,
+                source=info.get("source") if isinstance(info.get("source"), str) else None,
+                step=int(info["step"]) if isinstance(info.get("step"), int) else None,
+                steps=int(info["steps"]) if isinstance(info.get("steps"), int) else None,
+                elapsed=float(info["elapsed"]) if isinstance(info.get("elapsed"), (int, float)) else None,
+                **({"color": r.color} if r.color else {}),
+            )
             if r.kind == "levelset" and restored.reconstructor is not None:
-                layer.info["config"] = restored.config
-                tab.reconstructor = restored.reconstructor
-                tab.recon_config = restored.config
-                tab.recon_layer = layer.name
+                layer.config = restored.config
+                training.reconstructor = restored.reconstructor
+                training.recon_config = restored.config
+                training.recon_layer = layer.name
             tab.add_layer(layer)
         if not r.visible or r.opacity != 1.0:
-            layer.visible, layer.opacity = r.visible, r.opacity
-            tab.view.set_visible(layer.name, r.visible)
-            tab.view.set_opacity(layer.name, r.opacity)
-            tab.layers_panel.refresh(layer)
+            tab.edit_layer(layer.name, visible=r.visible, opacity=r.opacity)
     tab.loss_plot.clear()
     hist = data.history
     for i, step in enumerate(hist.get("step", [])):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -68,15 +67,6 @@ def window(qtbot, settings):
     yield w
     if w.isVisible():
         w.close()
-
-
-def wait_until(qtbot, predicate, timeout_s: float, what: str) -> None:
-    """Process events until ``predicate()`` is true, or fail naming ``what``."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        qtbot.wait(20)
 
 
 @pytest.fixture(scope="session")

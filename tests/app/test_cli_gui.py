@@ -22,6 +22,7 @@ def png_pixels(path):
     return arr[:, : 3 * img.width()].reshape(img.height(), img.width(), 3).copy()
 
 
+@pytest.mark.slow  # > 20 s: a real training run
 def test_gui_reconstruct_screenshot_quit_exits_zero_with_png(tmp_path, gui_env):
     """`levelset gui --reconstruct ... --screenshot PNG --quit` on the bundled sample."""
     png = tmp_path / "window.png"
@@ -83,6 +84,7 @@ def test_gui_rejects_bad_options_before_opening_a_window(capsys):
     assert ".png" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # > 20 s: a real training run
 def test_gui_reopens_a_session_and_continues_training(window, qtbot, blob_scan, tmp_path, gui_env):
     """`levelset gui WORK.lss --reconstruct --iterations N --quit` trains the saved network on."""
     tab = window.reconstruct_tab

@@ -87,24 +87,28 @@ def test_poisson_inspect_trim_and_export(window, qtbot, blob_scan, tmp_path):
     t = tab.evaluate_selected()
     with qtbot.waitSignal(t.finished, timeout=120_000):
         pass
-    qtbot.waitUntil(lambda: "distances" in layer.info, timeout=5000)
+    qtbot.waitUntil(lambda: layer.distances is not None, timeout=5000)
     poly = tab.view.dataset(layer.name)
     assert "distance" in poly.point_data and poly.n_points == mesh.n_vertices
     assert tab.inspect.histogram.counts is not None and tab.inspect.histogram.counts.sum() == mesh.n_vertices
-    text = tab.inspect.metrics.toPlainText()
-    assert text and "diag" in text.lower()
+    table = tab.inspect.metrics
+    names = [table.item(r, 0).text() for r in range(table.rowCount())]
+    assert "scan → mesh mean" in names and "scan diagonal" in names
+    assert all(table.item(r, 2).text() for r in range(table.rowCount()))  # every value has a unit
+    assert "definition" in tab.inspect.metrics_tsv().splitlines()[0]
 
     # trimming preview is live and leaves the layer's mesh alone until applied
-    tab.inspect.trim_slider.setValue(5)  # 0.5 % of the diagonal
-    qtbot.waitUntil(lambda: "trimmed" in layer.info, timeout=30_000)
-    trimmed = layer.info["trimmed"][1]
+    tab.inspect.set_trim_fraction(0.5 * float(layer.distances.max()) / tab.inspect_controller.diagonal())
+    inspect = tab.inspect_controller
+    qtbot.waitUntil(lambda: inspect.pending_trim is not None, timeout=30_000)
+    trimmed = inspect.pending_trim[2]
     assert 0 < trimmed.n_faces < mesh.n_faces
     qtbot.waitUntil(lambda: tab.view.dataset(layer.name).n_cells == trimmed.n_faces, timeout=5000)
     assert layer.data is mesh
     # the preview keeps the distance colours (and the colour bar's array) on the kept faces
     poly = tab.view.dataset(layer.name)
     assert poly.active_scalars_name == "distance"
-    assert np.allclose(poly.point_data["distance"], layer.info["distances"])
+    assert np.allclose(poly.point_data["distance"], layer.distances)
     tab.inspect.trim_apply.click()
     newest = tab.selected_mesh_layer()
     assert newest.kind == "trimmed" and newest.data.n_faces == trimmed.n_faces
@@ -158,7 +162,7 @@ def test_cleaning_makes_a_new_layer_that_can_be_undone(window, qtbot, sample_sca
     assert tab.active_scan is cleaned and tab.active_scan_name != source
     assert 0 < len(cleaned) < len(raw) and cleaned.has_normals
     assert tab.layers[source].data is raw and not tab.layers[source].visible  # nothing lost
-    assert tab.layers[tab.active_scan_name].info["cleaning"]["voxel_size"] == 0.01
+    assert tab.layers[tab.active_scan_name].cleaning["voxel_size"] == 0.01
     assert "Normals: yes" in tab.info.text()
     tab.remove_layer(tab.active_scan_name)  # undo
     assert tab.active_scan is raw

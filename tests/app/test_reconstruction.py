@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from levelset_studio.app.view3d import BACKGROUND
-from tests.app.conftest import wait_until
 from tests.app.test_cli_gui import png_pixels
 
 pytestmark = pytest.mark.gui
@@ -37,6 +36,7 @@ def view_region(window, image):
     return image[tl.y() : tl.y() + plotter.height(), tl.x() : tl.x() + plotter.width()]
 
 
+@pytest.mark.slow  # > 20 s: real training
 def test_reconstruct_shows_the_surface_live_and_in_the_screenshot(window, qtbot, sample_scan, tmp_path):
     scan = open_sample(window, qtbot, sample_scan)
     tab = window.reconstruct_tab
@@ -61,7 +61,7 @@ def test_reconstruct_shows_the_surface_live_and_in_the_screenshot(window, qtbot,
     # show only the surface, then check the picture: background at the corner,
     # the object over the centre of the view
     tab.layers_panel.list.item(0).setCheckState(__import__("PySide6.QtCore").QtCore.Qt.CheckState.Unchecked)
-    qtbot.wait(200)
+    qtbot.waitUntil(lambda: not tab.view.actor(tab.layers[0].name).GetVisibility(), timeout=5000)
     png = window.save_screenshot(tmp_path / "reconstruct.png")
     img = png_pixels(png)
     view = view_region(window, img).astype(int)
@@ -74,13 +74,14 @@ def test_reconstruct_shows_the_surface_live_and_in_the_screenshot(window, qtbot,
     assert differs.mean() > 0.9, "the reconstructed object does not cover the centre of the view"
 
 
+@pytest.mark.slow  # > 20 s: real training
 def test_stop_and_continue(window, qtbot, sample_scan):
     open_sample(window, qtbot, sample_scan)
     tab = window.reconstruct_tab
     steps = []
     t = tab.start_reconstruction(time_budget=120)
     t.progress.connect(lambda p: steps.append(p.step))
-    wait_until(qtbot, lambda: steps and steps[-1] >= 5, 120, "5 training steps")
+    qtbot.waitUntil(lambda: bool(steps) and steps[-1] >= 5 and tab.snapshots_applied >= 1, timeout=120_000)
     started = time.monotonic()
     with qtbot.waitSignal(t.finished, timeout=10_000):
         window.stop_action.trigger()  # Esc
@@ -88,6 +89,22 @@ def test_stop_and_continue(window, qtbot, sample_scan):
     assert not tab.training and tab.continue_button.isEnabled()
     stopped_at = tab.reconstructor.step
     assert stopped_at >= 5
+
+    # Stop leaves the preview on screen and offers the final mesh; Export asks first
+    layer = tab.layers[tab.recon_layer]
+    preview = layer.data
+    assert layer.preview and tab.final_button.isVisible() and "Final mesh" in tab.progress_text.text()
+    asked = []
+    window.ask_export_preview = lambda title: asked.append(title) or "final"
+    with qtbot.waitSignal(tab.final_mesh_ready, timeout=120_000) as final:
+        window.export_dialog()  # "final mesh first": no file dialog, the meshing starts
+    assert asked == [layer.title] and not layer.preview and layer.data is final.args[0]
+    assert layer.data.n_faces > preview.n_faces and not tab.final_button.isVisible()
+    window.undo_action.trigger()  # the preview comes back, the same object
+    assert layer.preview and layer.data is preview
+    assert tab.view.dataset(layer.name).n_cells == preview.n_faces
+    window.redo_action.trigger()
+    assert layer.data is final.args[0]
     with qtbot.waitSignal(tab.reconstruction_finished, timeout=240_000) as done:
         tab.continue_reconstruction(iterations=5)
     assert tab.reconstructor.step >= stopped_at + 5
@@ -106,7 +123,7 @@ def test_closing_during_training_stops_the_worker_within_2_s(qtbot, settings, sa
     steps = []
     t = tab.start_reconstruction(time_budget=120)
     t.progress.connect(lambda p: steps.append(p.step))
-    wait_until(qtbot, lambda: len(steps) >= 2, 120, "training progress")
+    qtbot.waitUntil(lambda: len(steps) >= 2, timeout=120_000)
     started = time.monotonic()
     w.close()
     elapsed = time.monotonic() - started
@@ -115,6 +132,7 @@ def test_closing_during_training_stops_the_worker_within_2_s(qtbot, settings, sa
     assert not tab.jobs.running()
 
 
+@pytest.mark.slow  # > 20 s: real training
 def test_session_round_trip_continues_training(window, qtbot, sample_scan, settings, tmp_path):
     from levelset_studio.app.main_window import MainWindow
 
