@@ -95,7 +95,8 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         if args.save_session:
             raise ConfigError("--save-session applies to neural methods, not poisson")
 
-        mesh = poisson_reconstruct(scan, PoissonConfig(ignore_outliers=cfg.ignore_outliers))
+        chosen = getattr(args, "ignore_outliers", None)  # Poisson's own default unless the flag was given
+        mesh = poisson_reconstruct(scan, PoissonConfig() if chosen is None else PoissonConfig(ignore_outliers=chosen))
         write_mesh(mesh, out, protect=protect)
         say(f"poisson: {mesh.n_faces} faces in {time.perf_counter() - t0:.1f} s -> {out}")
         return 0
