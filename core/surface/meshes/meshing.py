@@ -31,8 +31,9 @@ from levelset_studio.core.events import CancelToken
 from levelset_studio.core.surface.meshes.mesh import Mesh
 from levelset_studio.core.surface.scans.scan import NormalizingTransform
 
-#: Largest grid accepted: memory is about 20 bytes per grid node (512^3: ~2.7 GB).
-MAX_RESOLUTION = 512
+#: Largest grid accepted (the reconstruction settings allow the same). Memory is about 20 bytes per
+#: grid node (512^3: ~2.7 GB; 1024^3 needs a large machine: core.memory checks before a run).
+MAX_RESOLUTION = 1024
 #: The coarsest level has about this many cells per axis.
 COARSE_CELLS = 16
 #: Margin factor (times the Lipschitz bound) of the last refinement decision.
