@@ -97,11 +97,11 @@ def test_a_damaged_session_gets_a_dialog_and_changes_nothing(dialog_window, qtbo
     bad = tmp_path / "cut.lss"
     bad.write_bytes(good.read_bytes()[:-40])
     tab = dialog_window.reconstruct_tab
-    before = dict(tab.layers)
+    before = dict(tab.layers.items())
     tab.load_session(bad)
     text = _box_text(dialog_window, qtbot)
     assert "cut.lss" in text and "truncated" in text and "\n" not in text
-    assert tab.layers == before
+    assert dict(tab.layers.items()) == before
 
 
 def test_a_moved_scan_is_asked_for_then_the_session_opens(dialog_window, qtbot, blob_scan, tmp_path):
