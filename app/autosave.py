@@ -65,7 +65,8 @@ class Autosaver(QObject):
         self.timer = QTimer(self)
         self.timer.setInterval(int(1000 * (interval_s or autosave_interval())))
         self.timer.timeout.connect(self.save_now)
-        tab.busy_changed.connect(self._busy_changed)
+        self._was_busy = False
+        tab.busy_changed.connect(self._busy_changed)  # may repeat a state; only changes count
         # A copy left by a crash is held until the user has answered the recovery offer:
         # saving now would overwrite the work it holds.
         self._enabled = not self.path.exists()
@@ -80,10 +81,11 @@ class Autosaver(QObject):
         self._enabled = True
 
     def _busy_changed(self, busy: bool) -> None:
+        was, self._was_busy = self._was_busy, busy
         if busy and self.tab.training:
             if not self.timer.isActive():
                 self.timer.start()
-        elif not busy:
+        elif not busy and was:
             self.timer.stop()
             self.save_now()  # a job finished: its result is worth keeping
 

@@ -29,6 +29,7 @@ from levelset_studio.app.autosave import Autosaver
 from levelset_studio.app.dialogs import show_about, show_error
 from levelset_studio.app.reconstruct import export as export_flow
 from levelset_studio.app.reconstruct.tab import ReconstructTab
+from levelset_studio.app.reconstruct.training import FIRST_STEP_HINT
 from levelset_studio.app.view3d import grab_window
 from levelset_studio.core.errors import LevelSetError
 
@@ -40,6 +41,10 @@ except ImportError:  # the Robustness tab lands from its own branch
 MAX_RECENT = 10
 SETTINGS_ENV = "LEVELSET_STUDIO_SETTINGS"
 ICON_PATH = Path(__file__).resolve().parents[1] / "resources" / "icons" / "levelset-studio.svg"
+
+
+HINT_KEY = "hints/reconstructed"  # set once a reconstruction finished: no first-step hint
+UP_AXIS_KEY = "view/up_axis"  # + "/" + the scan file's absolute path
 
 
 def default_settings() -> QSettings:
@@ -104,6 +109,9 @@ class MainWindow(QMainWindow):
         self.autosave = Autosaver(self.reconstruct_tab, self)
         self.autosave.failed.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.reconstruct_tab.reconstruction_finished.connect(self._reconstruction_done_film)
+        self.reconstruct_tab.reconstruction_finished.connect(lambda _m: self.settings.setValue(HINT_KEY, True))
+        self.reconstruct_tab.scan_loaded.connect(self._scan_loaded)
+        self.reconstruct_tab.view.up_axis_changed.connect(self._remember_up_axis)
         self._restore_geometry()
         self._sync_actions()
         self.tabs.currentChanged.connect(self._route_shortcuts)
@@ -460,6 +468,30 @@ class MainWindow(QMainWindow):
         if path:
             self._guard(lambda: self.save_screenshot(path))
 
+    # -------------------------------------------------------- scan, up axis --
+    def _active_scan_file(self) -> str | None:
+        tab = self.reconstruct_tab
+        layer = tab.layers.get(tab.active_scan_name) if tab.active_scan_name else None
+        files = list(getattr(layer, "files", None) or [])
+        return str(Path(files[0]).resolve()) if files else None
+
+    def _scan_loaded(self, scan: Any) -> None:
+        """The view's up axis: remembered for this file, else guessed from the scan; a first-step hint."""
+        from levelset_studio.core.surface.scans.orientation import guess_up_axis
+
+        path = self._active_scan_file()
+        remembered = self.settings.value(f"{UP_AXIS_KEY}/{path}") if path else None
+        axis = str(remembered) if remembered in ("x", "y", "z") else guess_up_axis(scan.points, path)
+        self.reconstruct_tab.view.set_up_axis(axis)
+        tab = self.reconstruct_tab
+        if not self.settings.value(HINT_KEY, False, type=bool) and tab.reconstructor is None and not tab.training:
+            tab.progress_text.setText(FIRST_STEP_HINT)
+
+    def _remember_up_axis(self, axis: str) -> None:
+        path = self._active_scan_file()
+        if path:
+            self.settings.setValue(f"{UP_AXIS_KEY}/{path}", axis)
+
     # ----------------------------------------------------------------- film --
     def record_dialog(self) -> None:
         if self.recorder is not None and self.recorder.recording:
@@ -478,7 +510,7 @@ class MainWindow(QMainWindow):
         from levelset_studio.app.recorder import FilmRecorder
 
         self.stop_recording()
-        rec = FilmRecorder(self.reconstruct_tab.view, path, parent=self)
+        rec = FilmRecorder(self.reconstruct_tab.view, path, fps=4.0, parent=self)
         rec.start()
         self.recorder = rec
         self.record_action.setText("Stop Recording &Film")

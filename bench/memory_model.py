@@ -81,11 +81,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = peak({"kind": "baseline"})
         print(f"baseline (imports only): peak {fmt_bytes(base)}")
-        print(f"{'work':42s} {'estimate':>10s} {'measured':>10s} {'added':>10s} {'est/meas':>9s}")
         files = {n: sphere_file(Path(tmp), n) for n in sorted({r[0] for r in rows})}
         # the readers' own imports, measured by loading a 1000-point file
         load_base = peak({"kind": "load", "file": str(sphere_file(Path(tmp), 1000))})
         print(f"baseline of a load (imports and a 1000-point file): peak {fmt_bytes(load_base)}")
+        print(f"{'work':42s} {'estimate':>10s} {'measured':>10s} {'added':>10s} {'est/meas':>9s}")
         for f in files.values():
             m = peak({"kind": "load", "file": str(f)})
             est = estimate_load([f]).total

@@ -139,7 +139,11 @@ def o3d_plain(scan):
     return Mesh(scan.transform.to_scan(np.asarray(tri.vertices)), np.asarray(tri.triangles, dtype=np.int64))
 
 
-def run_one(row: str, method: str, budget: float, seed: int, threads: int) -> dict:
+def run_one(
+    row: str, method: str, budget: float, seed: int, threads: int, device: str = "auto", amp: bool = False
+) -> dict:
+    import contextlib
+
     import torch
 
     torch.set_num_threads(threads)
@@ -156,8 +160,11 @@ def run_one(row: str, method: str, budget: float, seed: int, threads: int) -> di
         from levelset_studio.core.surface.reconstruction.config import ReconstructionConfig
         from levelset_studio.core.surface.reconstruction.trainer import Reconstructor
 
-        rec = Reconstructor(scan, ReconstructionConfig(time_budget=budget, snapshot_interval=0.0, seed=seed))
-        res = rec.train()
+        cfg = ReconstructionConfig(time_budget=budget, snapshot_interval=0.0, seed=seed, device=device)
+        rec = Reconstructor(scan, cfg)
+        ctx = torch.autocast(rec.device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
+        with ctx:
+            res = rec.train()
         mesh = res.mesh
         out["steps"] = res.steps
         out["ignored"] = 0 if res.ignored is None else len(res.ignored.indices)
@@ -167,8 +174,8 @@ def run_one(row: str, method: str, budget: float, seed: int, threads: int) -> di
     return out
 
 
-def spawn(row: str, method: str, budget: float, seed: int, threads: int) -> dict | None:
-    cmd = [sys.executable, __file__, "--one", row, method, str(budget), str(seed), "--threads", str(threads)]
+def spawn(row: str, method: str, budget: float, seed: int, threads: int, extra: list[str]) -> dict | None:
+    cmd = [sys.executable, __file__, "--one", row, method, str(budget), str(seed), "--threads", str(threads), *extra]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
     if proc.returncode != 0 or not line:
@@ -253,12 +260,15 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=None, help="seeds per row (default 3; --quick: 1)")
     ap.add_argument("--methods", nargs="*", default=["poisson", "o3d", "levelset"])
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="auto", help="levelset device (auto, cpu, cuda, mps)")
+    ap.add_argument("--amp", action="store_true", help="levelset under bfloat16 autocast (mixed precision)")
     ap.add_argument("--json", metavar="FILE", help="also write all runs as JSON")
     ap.add_argument("--one", nargs=4, metavar=("ROW", "METHOD", "BUDGET", "SEED"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         row, method, budget, seed = args.one
-        print("RESULT " + json.dumps(run_one(row, method, float(budget), int(seed), args.threads)))
+        result = run_one(row, method, float(budget), int(seed), args.threads, args.device, args.amp)
+        print("RESULT " + json.dumps(result))
         return
     rows_in = args.rows or (QUICK_ROWS if args.quick else FULL_ROWS)
     budgets = args.budgets or ([10.0] if args.quick else [10.0, 30.0, 60.0, 120.0])
@@ -273,7 +283,8 @@ def main() -> None:
         for seed in range(seeds):
             for method in args.methods:
                 for b in budgets if method == "levelset" else [0.0]:
-                    r = spawn(row, method, b, seed, args.threads)
+                    extra = ["--device", args.device] + (["--amp"] if args.amp else [])
+                    r = spawn(row, method, b, seed, args.threads, extra)
                     if r is not None:
                         results.append(r)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")

@@ -52,7 +52,13 @@ def run_poisson(tab: ReconstructTab, panel: PoissonPanel) -> JobHandle | None:
     def done(mesh: Any) -> None:
         n = sum(1 for lay in tab.layers.meshes() if lay.method == "poisson") + 1
         layer = MeshLayer(
-            tab.layers.new_name("poisson"), f"Poisson #{n}", data=mesh, method="poisson", config=config, scan=scan_name
+            tab.layers.new_name("poisson"),
+            f"Poisson #{n}",
+            data=mesh,
+            method="poisson",
+            config=config,
+            scan=scan_name,
+            color=tab.next_result_color(),
         )
         tab.add_layer(
             layer, f"Poisson of {tab.layers[scan_name or ''].title}" if scan_name in tab.layers else "Poisson"

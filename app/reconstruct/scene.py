@@ -50,6 +50,7 @@ class Scene:
                 visible=layer.visible,
                 opacity=layer.opacity,
                 point_size=size,
+                scan=True,  # steps back (faint) when a surface is shown
                 **self.scan_colors(layer.data),
             )
         elif isinstance(layer, PointsLayer):
@@ -80,6 +81,7 @@ class Scene:
                 color=layer.color,
                 visible=layer.visible,
                 opacity=layer.opacity,
+                normals=mesh.vertex_normals,
                 **kw,
             )
             if kw:
@@ -97,7 +99,9 @@ class Scene:
                 and keys <= {"data", "step", "preview", "steps", "elapsed"}
                 and layer.data is not None
                 and layer.distances is None
-                and self.view.update_mesh(layer.name, layer.data.vertices, layer.data.faces)
+                and self.view.update_mesh(
+                    layer.name, layer.data.vertices, layer.data.faces, normals=layer.data.vertex_normals
+                )
             ):
                 return  # a new surface of the same layer: geometry replaced in place
             self.draw(layer)

@@ -225,6 +225,13 @@ class ReconstructTab(QWidget):
         return t
 
     # ------------------------------------------------------------------ layers --
+    def next_result_color(self) -> str:
+        """The palette colour of the next result layer: each result gets its own."""
+        from levelset_studio.app.view3d import result_color
+
+        self._results = getattr(self, "_results", 0) + 1
+        return result_color(self._results - 1)
+
     # Each edit is one undo step, named in the Edit menu; large arrays are shared.
     def add_layer(self, layer: Layer, text: str | None = None) -> None:
         """Add a layer on top and select it (undoable)."""

@@ -16,21 +16,28 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from levelset_studio.app.diagnostics import StallMeter
+from levelset_studio.app.jobs import FOREGROUND_NICENESS
 from levelset_studio.app.reconstruct.common import fmt_time, group
 from levelset_studio.app.reconstruct.scene import samples_name
 from levelset_studio.app.widgets.collapsible import CollapsibleSection
 from levelset_studio.app.widgets.params_panel import ParamsPanel
 from levelset_studio.app.widgets.plots import LossPlot
 from levelset_studio.core.errors import ConfigError
+from levelset_studio.core.events import Message
 from levelset_studio.core.surface.layers import MeshLayer, PointsLayer
 from levelset_studio.core.surface.reconstruction.config import ReconstructionConfig
 from levelset_studio.core.surface.reconstruction.trainer import PointsIgnored, ReconstructionStarted, Reconstructor
+from levelset_studio.core.surface.watch import SurfaceQuality, SurfaceWatch, watch_events
 
 if TYPE_CHECKING:
     from levelset_studio.app.jobs import JobHandle
     from levelset_studio.app.reconstruct.tab import ReconstructTab
 
 SNAPSHOT_APPLY_INTERVAL_MS = 150  # at most ~7 view updates a second while training
+# Drawing a preview holds the GUI thread (and Python's lock) for its whole render: after
+# one, wait this many times its cost, so drawing takes at most ~10% and the trainer runs.
+SNAPSHOT_COST_FACTOR = 10.0
+FIRST_STEP_HINT = "Next: press Reconstruct or F5 to grow a surface on this scan."
 NOT_PLOTTED = {"converged", "lr", "learning_rate", "samples", "remaining"}
 
 
@@ -66,13 +73,15 @@ class ReconstructPanel(QWidget):
         box.layout().addWidget(self.progress)
         self.progress_text = QLabel("")
         self.progress_text.setWordWrap(True)
+        self.progress_text.setObjectName("progress_text")
         box.layout().addWidget(self.progress_text)
         self.loss_plot = LossPlot()
         box.layout().addWidget(self.loss_plot)
         self.show_samples = QCheckBox("Show level-set samples")
         self.show_samples.setToolTip("Draw the points the trainer projected onto the zero level set")
         box.layout().addWidget(self.show_samples)
-        box.layout().addWidget(CollapsibleSection("Settings", self.recon_panel, expanded=True))
+        # folded: at 1280x800 the buttons of every panel stay above the fold
+        box.layout().addWidget(CollapsibleSection("Settings", self.recon_panel, expanded=False))
         lv.addWidget(box)
 
 
@@ -86,6 +95,8 @@ class TrainingController:
         self.recon_layer: str | None = None
         self.recon_config: Any = None
         self.snapshots_applied = 0
+        self.quality: SurfaceQuality | None = None  # what the surface watch saw last
+        self._faint_done = False  # this run already stepped the scan back once
         self._pending_snapshot: Any = None
         self._last_snapshot_apply = 0.0
         self._last_apply_cost = 0.0  # seconds the last snapshot took on the GUI thread
@@ -135,16 +146,20 @@ class TrainingController:
             method="levelset",
             config=config,
             scan=tab.active_scan_name,
+            color=tab.next_result_color(),
         )
         self.recon_layer = layer.name
         tab.layers.append(layer)
         tab.layers.select(layer)
         self.panel.loss_plot.clear()
 
+        watch = SurfaceWatch(scan.points, seed=config.seed)
+        self.watch = watch
+
         def job(token: Any) -> Any:
             rec = Reconstructor(scan, config)
             yield ReconstructionStarted(rec)
-            yield from rec.run(token, iterations=iterations, time_budget=time_budget)
+            yield from watch_events(rec.run(token, iterations=iterations, time_budget=time_budget), watch)
 
         return self._run(job)
 
@@ -157,8 +172,11 @@ class TrainingController:
             self.tab.report_error("the reconstruction layer was removed; start a new reconstruction")
             return None
 
+        watch = getattr(self, "watch", None) or SurfaceWatch(rec.scan.points)
+        self.watch = watch
+
         def job(token: Any) -> Any:
-            yield from rec.run(token, iterations=iterations, time_budget=time_budget)
+            yield from watch_events(rec.run(token, iterations=iterations, time_budget=time_budget), watch)
 
         return self._run(job)
 
@@ -167,7 +185,9 @@ class TrainingController:
         p.progress.setRange(0, 1000)
         p.progress.setValue(0)
         p.progress_text.setText("starting…")
-        t = tab.jobs.submit("reconstruct", job)
+        self._faint_done = False
+        # the user watches this job's speed: it keeps the GUI's priority (app.jobs)
+        t = tab.jobs.submit("reconstruct", job, niceness=FOREGROUND_NICENESS)
         t.event.connect(self._training_event)
         t.progress.connect(self._on_progress)
         t.snapshot.connect(self._on_snapshot)
@@ -227,9 +247,15 @@ class TrainingController:
     def _training_event(self, ev: Any) -> None:
         if isinstance(ev, ReconstructionStarted):
             self.reconstructor = ev.reconstructor
+            self.quality = None
             self.tab.status_message.emit(f"Reconstructing on {ev.reconstructor.device_name}")
         elif isinstance(ev, PointsIgnored) and ev.ignored is not None and len(ev.ignored):
             self.show_ignored(ev.ignored)
+        elif isinstance(ev, SurfaceQuality):
+            self.quality = ev
+            self.panel.progress_text.setToolTip(ev.tooltip())
+        elif isinstance(ev, Message):  # what the engine decided (a failing GPU: on to the CPU)
+            self.tab.status_message.emit(ev.text)
 
     def show_ignored(self, ignored: Any) -> PointsLayer:
         """The scan points the engine did not learn from, as a layer of their own (nothing is deleted)."""
@@ -255,12 +281,12 @@ class TrainingController:
         panel = self.panel
         panel.progress.setValue(int(1000 * min(1.0, frac)))
         panel.progress.setFormat(f"step {p.step}" + (f" / {p.total}" if p.total else ""))
-        parts = [f"elapsed {fmt_time(p.elapsed)}", f"remaining {fmt_time(p.remaining)}"]
+        parts = [f"{fmt_time(p.remaining)} left"]
+        if self.quality is not None:
+            parts.append(self.quality.text())  # fit 93% · converged
+        else:
+            parts.append("fit: after the first preview")
         m = dict(p.metrics)
-        if "loss" in m:
-            parts.append(f"loss {m['loss']:.3g}")
-        if "converged" in m:
-            parts.append(f"samples converged {100 * float(m['converged']):.0f}%")
         panel.progress_text.setText(" · ".join(parts))
         panel.loss_plot.add(p.step, {k: v for k, v in m.items() if k not in NOT_PLOTTED})
 
@@ -271,7 +297,7 @@ class TrainingController:
             return
         # Adaptive: with a slow (software) renderer, leave the GUI thread free at least
         # 3/4 of the time for the user's own interaction with the view.
-        interval = max(SNAPSHOT_APPLY_INTERVAL_MS, 4000 * self._last_apply_cost)
+        interval = max(SNAPSHOT_APPLY_INTERVAL_MS, 1000 * SNAPSHOT_COST_FACTOR * self._last_apply_cost)
         wait = interval - 1000 * (time.monotonic() - self._last_snapshot_apply)
         self._snapshot_timer.start(max(0, int(wait)))
 
@@ -286,9 +312,11 @@ class TrainingController:
         from levelset_studio.core.surface.meshes.mesh import Mesh
 
         # a preview is not an edit: it does not go on the undo stack
-        self.tab.layers.update(
-            layer, data=Mesh(snap.vertices, snap.faces, name=layer.title), step=snap.step, preview=True
-        )
+        mesh = Mesh(snap.vertices, snap.faces, getattr(snap, "normals", None), name=layer.title)
+        if not self._faint_done:  # the scan steps back behind the first surface of a run
+            self._faint_done = True
+            self.tab.view.set_scans_faint(True)
+        self.tab.layers.update(layer, data=mesh, step=snap.step, preview=True)
         if snap.samples is not None and self.panel.show_samples.isChecked():
             self.tab.view.set_points(samples_name(layer.name), snap.samples, color="#e0443e", point_size=4.0)
         self.snapshots_applied += 1
@@ -309,9 +337,14 @@ class TrainingController:
             layer, mesh, steps=getattr(result, "steps", None), elapsed=getattr(result, "elapsed", None)
         )
         self.panel.progress.setValue(1000)
+        if not self._faint_done:
+            self._faint_done = True
+            self.tab.view.set_scans_faint(True)
+        q = self.quality
+        fit = f" · {q.text()}" if q is not None else ""
         self.panel.progress_text.setText(
-            f"done: {getattr(result, 'steps', '?')} steps in {fmt_time(getattr(result, 'elapsed', None))}"
-            f" on {getattr(result, 'device', '?')} · {mesh.n_faces:,} triangles"
+            f"done: {getattr(result, 'steps', '?')} steps in {fmt_time(getattr(result, 'elapsed', None))}{fit}"
+            f" · {mesh.n_faces:,} triangles"
         )
         self.tab.status_message.emit(f"Reconstruction finished: {mesh.n_faces:,} triangles")
         self.tab.reconstruction_finished.emit(mesh)

@@ -51,7 +51,7 @@ class ControlsPanel(QWidget):
         self.dataset_panel = ParamsPanel(DatasetConfig, exclude=("seed",))
         self.model_panel = ParamsPanel(ModelConfig)
         self.train_panel = ParamsPanel(TrainConfig, exclude=("seed",), values=INTERACTIVE_TRAINING)
-        self.load_model_button = QPushButton("Load exported model…")
+        self.load_model_button = QPushButton("Load model…")
         self.load_model_button.setToolTip(
             "Use your own classifier (torch.export .pt2, or TorchScript .pt) on the chosen dataset.\n"
             "Both formats run code from the file: only load models you trust."
@@ -68,8 +68,8 @@ class ControlsPanel(QWidget):
             bl.setContentsMargins(6, 4, 6, 4)
             bl.addWidget(panel)
             if panel is self.model_panel:
-                bl.addWidget(self.load_model_button)
                 bl.addWidget(self.model_source_label)
+                self.model_source_label.setVisible(False)  # shown with a user model's name
             lv.addWidget(box)
 
         seed_row = QHBoxLayout()
@@ -133,11 +133,13 @@ class ControlsPanel(QWidget):
         lv.addWidget(self.curves)
 
         lab_row = QHBoxLayout()
+        # below the curves: files are a second step, the attack must stay above the fold
         self.save_button = QPushButton("Save lab…")
         self.load_button = QPushButton("Load lab…")
         self.save_button.setToolTip("Save the settings and seed (JSON) and the weights (checkpoint next to it)")
         lab_row.addWidget(self.save_button)
         lab_row.addWidget(self.load_button)
+        lab_row.addWidget(self.load_model_button)
         lv.addLayout(lab_row)
         lv.addStretch(1)
         self.update_eps_label()

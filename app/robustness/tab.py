@@ -307,6 +307,7 @@ class RobustnessTab(AttackActionsMixin, ProbeActionsMixin, LabFilesMixin, QWidge
         self.curvature_plot.clear_profiles()
         self.eps_plot.clear_curves()
         self.model_source_label.setText("")
+        self.model_source_label.setVisible(False)
         self.controls.set_stale("")
         self._trained_with = None
         self._worst = None
@@ -445,6 +446,7 @@ class RobustnessTab(AttackActionsMixin, ProbeActionsMixin, LabFilesMixin, QWidge
         self.model_source_label.setText(
             f"user model: {Path(self.lab.model_source).name}" if self.lab.model_source else ""
         )
+        self.model_source_label.setVisible(bool(self.lab.model_source))
         model = self.lab.snapshot_model()
         if ds.is_2d:
             self._run("overlay", lambda tok: self._overlay_job(model, tok))

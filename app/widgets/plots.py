@@ -145,8 +145,22 @@ class LossPlot(QWidget):
         self.set_terms(current)
 
     # -- geometry ------------------------------------------------------------------------
+    def _legend_rows(self) -> list[list[str]]:
+        """The legend's entries, wrapped into rows that fit the width."""
+        metrics = self.fontMetrics()
+        rows: list[list[str]] = [[]]
+        x, right = 42.0, self.width() - 8.0
+        for key in self.shown():
+            w = metrics.horizontalAdvance(term_name(key)) * 0.9 + 26
+            if rows[-1] and x + w > right:
+                rows.append([])
+                x = 42.0
+            rows[-1].append(key)
+            x += w
+        return rows
+
     def _plot_rect(self) -> QRectF:
-        return QRectF(self.rect()).adjusted(42, 6, -8, -34)
+        return QRectF(self.rect()).adjusted(42, 6, -8, -20 - 14 * len(self._legend_rows()))
 
     def _ranges(self) -> tuple[float, float, float, float] | None:
         pts = [pt for k in self.shown() for pt in self.series[k]]
@@ -216,7 +230,6 @@ class LossPlot(QWidget):
             )
         p.drawText(QRectF(r.left(), r.bottom() + 1, r.width(), 14), Qt.AlignmentFlag.AlignLeft, f"step {int(x0)}")
         p.drawText(QRectF(r.left(), r.bottom() + 1, r.width(), 14), Qt.AlignmentFlag.AlignRight, f"{int(x1)}")
-        legend_x = r.left()
         legend_y = r.bottom() + 16
         p.setClipRect(r.adjusted(-1, -1, 1, 1))
         for i, key in enumerate(self.shown()):
@@ -229,14 +242,18 @@ class LossPlot(QWidget):
             p.drawPath(path)
         p.setClipping(False)
         metrics = p.fontMetrics()
-        for i, key in enumerate(self.shown()):  # the legend, below the plot
-            color = QColor(SERIES_COLORS[i % len(SERIES_COLORS)])
-            name = term_name(key)
-            p.fillRect(QRectF(legend_x, legend_y + 5, 10, 3), color)
-            p.setPen(text)
-            w = metrics.horizontalAdvance(name)
-            p.drawText(QRectF(legend_x + 13, legend_y, w + 4, 14), Qt.AlignmentFlag.AlignLeft, name)
-            legend_x += w + 26
+        index = {key: i for i, key in enumerate(self.shown())}
+        for row in self._legend_rows():  # the legend, below the plot, wrapped to the width
+            legend_x = r.left()
+            for key in row:
+                color = QColor(SERIES_COLORS[index[key] % len(SERIES_COLORS)])
+                name = term_name(key)
+                p.fillRect(QRectF(legend_x, legend_y + 5, 10, 3), color)
+                p.setPen(text)
+                w = metrics.horizontalAdvance(name)
+                p.drawText(QRectF(legend_x + 13, legend_y, w + 4, 14), Qt.AlignmentFlag.AlignLeft, name)
+                legend_x += w + 26
+            legend_y += 14
 
 
 class HistogramWidget(QWidget):
@@ -269,9 +286,7 @@ class HistogramWidget(QWidget):
         p.setPen(self.palette().text().color())
         if self.counts is None or self.edges is None or len(self.counts) == 0:
             p.setPen(self.palette().placeholderText().color())
-            p.drawText(
-                QRectF(self.rect()), Qt.AlignmentFlag.AlignCenter, "Colour a mesh by distance to see its histogram."
-            )
+            p.drawText(QRectF(self.rect()), Qt.AlignmentFlag.AlignCenter, "no distances yet")
             return
         cmax = max(1, int(self.counts.max()))
         lo, hi = float(self.edges[0]), float(self.edges[-1])

@@ -90,12 +90,13 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         say(line)
     t0 = time.perf_counter()
     if args.method == "poisson":
-        from levelset_studio.core.surface.reconstruction.poisson import poisson_reconstruct
+        from levelset_studio.core.surface.reconstruction.poisson import PoissonConfig, poisson_reconstruct
 
         if args.save_session:
             raise ConfigError("--save-session applies to neural methods, not poisson")
 
-        mesh = poisson_reconstruct(scan)
+        chosen = getattr(args, "ignore_outliers", None)  # Poisson's own default unless the flag was given
+        mesh = poisson_reconstruct(scan, PoissonConfig() if chosen is None else PoissonConfig(ignore_outliers=chosen))
         write_mesh(mesh, out, protect=protect)
         say(f"poisson: {mesh.n_faces} faces in {time.perf_counter() - t0:.1f} s -> {out}")
         return 0
@@ -146,6 +147,8 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     if args.checkpoint:
         rec.save_checkpoint(args.checkpoint)
     mesh = result.mesh
+    if result.ignored is not None:
+        say(f"{cfg.method}: {result.ignored.summary()}; --no-ignore-outliers keeps them")
     write_mesh(mesh, out, protect=protect)
     if args.save_session:
         saved = _save_session(args, scan, rec, mesh, history, restored)

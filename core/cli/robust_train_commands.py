@@ -70,6 +70,7 @@ def run_train(args: argparse.Namespace) -> int:
     from levelset_studio.core.cli.progress import run_with_progress
     from levelset_studio.core.robust.checkpoint import save_classifier
     from levelset_studio.core.robust.data import load_dataset
+    from levelset_studio.core.robust.methods import check_method
     from levelset_studio.core.robust.models import build_model
     from levelset_studio.core.robust.training import RobustTrainer, TrainConfig
 
@@ -95,6 +96,7 @@ def run_train(args: argparse.Namespace) -> int:
     model_config = config_from_args(ModelConfig, args)
     dataset = load_dataset(data_config)
     model = build_model(model_config, dataset.input_shape, dataset.num_classes, seed=train_config.seed)
+    check_method(model, train_config)  # refuse a method/model pair before any output or work
     print(dataset.summary(), file=sys.stderr)
     if recipe is not None and recipe.finetune_epochs > 0:  # fine-tuning: a standard model first
         pre = recipe.pretrain_config(seed=train_config.seed, device=train_config.device)

@@ -81,6 +81,7 @@ class DatasetConfig:
         "use only this many training examples, class-balanced (few-shot / max-margin experiments; 0 = all)",
         minimum=0,
         maximum=10_000_000,
+        advanced=True,
     )
     csv_path: str = param(
         "", "CSV file", "a CSV file of 2D points with columns x, y, label (dataset csv)", kind=str, when={"name": "csv"}

@@ -109,3 +109,15 @@ def _no_job_outlives_the_session():
     from levelset_studio.app.jobs import wait_for_orphans
 
     assert wait_for_orphans(60.0), "a background job did not stop within 60 s after its window closed"
+
+
+@pytest.fixture(autouse=True)
+def _questions_answered(monkeypatch):
+    """Modal questions get the default answer, so no test waits on a box nobody clicks.
+
+    Tests about a question replace the window's ``ask_*`` attribute with their own answer."""
+    from levelset_studio.app.reconstruct import export as export_flow
+
+    monkeypatch.setattr(export_flow, "ask_replace_or_add", lambda _window: "replace")
+    monkeypatch.setattr(export_flow, "ask_overwrite", lambda _window, _path: True)
+    monkeypatch.setattr(export_flow, "ask_export_preview", lambda _window, _title: "final")

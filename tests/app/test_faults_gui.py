@@ -80,7 +80,7 @@ def test_a_session_restores_every_layer_and_the_history(dialog_window, qtbot, bl
     tab = dialog_window.reconstruct_tab
     with qtbot.waitSignal(tab.session_loaded, timeout=120_000):
         tab.load_session(_work_session(blob_scan, tmp_path))
-    by_kind = {lay.kind: lay for lay in tab.layers.values()}
+    by_kind = {lay.kind: lay for lay in tab.layers}
     assert sorted(by_kind) == ["poisson", "scan", "trimmed"]
     p = by_kind["poisson"]
     assert p.title == "Poisson #1" and p.color == "#123456" and p.visible is False and p.opacity == 0.5
@@ -97,11 +97,11 @@ def test_a_damaged_session_gets_a_dialog_and_changes_nothing(dialog_window, qtbo
     bad = tmp_path / "cut.lss"
     bad.write_bytes(good.read_bytes()[:-40])
     tab = dialog_window.reconstruct_tab
-    before = dict(tab.layers.items())
+    before = tab.layers.names()
     tab.load_session(bad)
     text = _box_text(dialog_window, qtbot)
     assert "cut.lss" in text and "truncated" in text and "\n" not in text
-    assert dict(tab.layers.items()) == before
+    assert tab.layers.names() == before
 
 
 def test_a_moved_scan_is_asked_for_then_the_session_opens(dialog_window, qtbot, blob_scan, tmp_path):
@@ -117,7 +117,7 @@ def test_a_moved_scan_is_asked_for_then_the_session_opens(dialog_window, qtbot, 
     with qtbot.waitSignal(tab.session_loaded, timeout=120_000):
         tab.load_session(session)
     assert asked == [str(scan)]
-    assert sorted(lay.kind for lay in tab.layers.values()) == ["poisson", "scan", "trimmed"]
+    assert sorted(lay.kind for lay in tab.layers) == ["poisson", "scan", "trimmed"]
 
 
 def test_a_moved_scan_not_given_back_is_named_in_a_dialog(dialog_window, qtbot, blob_scan, tmp_path):
@@ -140,7 +140,7 @@ def test_a_failed_save_names_the_file_and_keeps_the_old_one(
     tab = dialog_window.reconstruct_tab
     with qtbot.waitSignal(tab.session_loaded, timeout=120_000):
         tab.load_session(_work_session(blob_scan, tmp_path))
-    tab.layers_panel.select(next(n for n, lay in tab.layers.items() if lay.kind == "trimmed"))
+    tab.layers_panel.select(next(lay.name for lay in tab.layers if lay.kind == "trimmed"))
     # a folder that vanished between the dialog and the write
     gone = tmp_path / "gone"
     gone.mkdir()
@@ -196,7 +196,7 @@ def test_the_next_start_offers_the_recovery_copy(qtbot, settings, blob_scan, tmp
     restore = next(b for b in box.buttons() if b.text() == "Restore")
     with qtbot.waitSignal(w.reconstruct_tab.session_loaded, timeout=120_000):
         restore.click()
-    assert sorted(lay.kind for lay in w.reconstruct_tab.layers.values()) == ["poisson", "scan", "trimmed"]
+    assert sorted(lay.kind for lay in w.reconstruct_tab.layers) == ["poisson", "scan", "trimmed"]
     assert not w.autosave.holding
     w.close()
 
@@ -276,5 +276,5 @@ def test_killing_the_app_during_a_reconstruction_offers_recovery(
         next(b for b in box.buttons() if b.text() == "Restore").click()
     tab = w.reconstruct_tab
     assert tab.reconstructor is not None and tab.reconstructor.step > 0
-    assert any(lay.kind == "levelset" and lay.data is not None for lay in tab.layers.values())
+    assert any(lay.kind == "levelset" and lay.data is not None for lay in tab.layers)
     w.close()

@@ -41,6 +41,7 @@ class BatchSettings:
     mesh_format: str = "ply"
     force: bool = False
     eval_samples: int = EVAL_SAMPLES
+    read: dict[str, Any] = field(default_factory=dict)  # ReadConfig fields: how every scan is read
 
     def __post_init__(self) -> None:
         if self.mesh_format not in MESH_FORMATS:
@@ -109,6 +110,7 @@ def run_batch(
                 threads=settings.threads_per_job,
                 eval_samples=settings.eval_samples,
                 error=item.error,
+                read=settings.read,
             )
         )
 

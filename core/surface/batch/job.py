@@ -41,6 +41,7 @@ class ScanJob:
     threads: int = 1  # torch threads of this job
     eval_samples: int = EVAL_SAMPLES
     error: str | None = None  # known before running (a missing input): the row fails at once
+    read: dict[str, Any] = field(default_factory=dict)  # ReadConfig fields (--max-points, ...)
 
 
 @dataclass
@@ -116,11 +117,12 @@ def _reconstruct(job: ScanJob, cancel: CancelToken | None, memory: _PeakMemory) 
     import torch
 
     from levelset_studio.core.surface.evaluation import evaluate_reconstruction
-    from levelset_studio.core.surface.scans.scanio import load_scan
+    from levelset_studio.core.surface.scans.scanio import ReadConfig, load_scan
 
     if job.threads > 0:
         torch.set_num_threads(job.threads)
-    scan = load_scan(list(job.files), cancel=cancel)
+
+    scan = load_scan(list(job.files), config=ReadConfig(**job.read), cancel=cancel)
     memory.sample()
     if cancel is not None:
         cancel.raise_if_cancelled()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
 from collections.abc import Generator, Sequence
 from typing import Any
 
@@ -47,6 +48,21 @@ def check_address(address: str) -> str:
     return address
 
 
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast (one line) when a HOST:PORT address does not answer: Ray itself retries
+    for minutes before it gives up on an address where nothing listens."""
+    if address in (LOCAL, "auto"):
+        return
+    hostport = address.removeprefix("ray://").split("/", 1)[0]
+    host, _, port = hostport.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise ConfigError(f"--ray {address}: no Ray head answers there ({reason})") from None
+
+
 def _ray_job(job: ScanJob) -> ScanOutcome:
     """The task: one scan, on whatever node Ray chose."""
     import ray
@@ -74,6 +90,7 @@ class RayRunner:
 
     def start(self) -> None:
         ray = self.ray
+        check_reachable(self.address)  # before anything: a wrong address is a one-line error at once
         if ray.is_initialized():
             self._where = "the Ray instance of this process"
         else:

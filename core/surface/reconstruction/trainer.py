@@ -190,8 +190,7 @@ class Reconstructor:
     def _update_average(self) -> None:
         if self.average_net is None:
             return
-        t = self._step
-        decay = min(EMA_DECAY, (1.0 + t) / (10.0 + t))
+        decay = min(EMA_DECAY, (1.0 + self._step) / (10.0 + self._step))
         with torch.no_grad():
             avg: list[torch.Tensor] = list(self.average_net.parameters())
             live: list[torch.Tensor] = list(self.net.parameters())

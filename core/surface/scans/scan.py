@@ -37,8 +37,16 @@ class NormalizingTransform:
         return cls(center=np.zeros(3), scale=1.0)
 
     def to_unit(self, points: np.ndarray, dtype: type = np.float32) -> np.ndarray:
-        p = np.asarray(points, dtype=np.float64)
-        return ((p - self.center) / self.scale).astype(dtype, copy=False)
+        """Points in the unit box; computed in float64 blocks, so a big cloud never has a
+        second full-size float64 copy (the subtraction is exact before the cast)."""
+        p = np.asarray(points)
+        out: np.ndarray = np.empty(p.shape, dtype=dtype)
+        block = 1_000_000
+        for s in range(0, len(p), block):
+            q = np.asarray(p[s : s + block], dtype=np.float64) - self.center
+            q /= self.scale
+            out[s : s + block] = q
+        return out
 
     def to_scan(self, points: np.ndarray) -> np.ndarray:
         p = np.asarray(points, dtype=np.float64)

@@ -34,24 +34,27 @@ def test_three_scans_give_three_meshes_and_rows_then_a_rerun_skips_them(scans, t
 
 def test_force_redoes_a_scan_and_a_deleted_mesh_is_redone(scans, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["batch", str(scans[0]), str(scans[1]), "-o", str(out), *FAST]) == 0
-    stamp = (out / "torus.ply").stat().st_mtime_ns
-    (out / "sphere.ply").unlink()
-    assert main(["batch", str(scans[0]), str(scans[1]), "-o", str(out), *FAST]) == 0
+    missing = str(tmp_path / "missing.ply")  # a failed row that costs no reconstruction
+    assert main(["batch", missing, str(scans[1]), "-o", str(out), *FAST]) == 1
+    (out / "torus.ply").unlink()
+    assert main(["batch", str(scans[1]), "-o", str(out), *FAST]) == 0
     err = capsys.readouterr().err
-    assert "1 ok, 0 failed, 1 skipped" in err and (out / "sphere.ply").is_file()
-    assert (out / "torus.ply").stat().st_mtime_ns == stamp
+    assert "1 ok, 0 failed, 0 skipped" in err and (out / "torus.ply").is_file()
+    stamp = (out / "torus.ply").stat().st_mtime_ns
     assert main(["batch", str(scans[1]), "-o", str(out), "--force", *FAST]) == 0
     assert "1 ok, 0 failed, 0 skipped" in capsys.readouterr().err
     assert (out / "torus.ply").stat().st_mtime_ns != stamp
-    assert [r["name"] for r in report_rows(out)] == ["sphere", "torus"]  # the report keeps its order
+    rows = report_rows(out)
+    assert [(r["name"], r["status"]) for r in rows] == [("missing", "failed"), ("torus", "ok")]  # order kept
 
 
 def test_a_corrupt_scan_fails_its_row_only(scans, corrupt, tmp_path, capsys):
     out = tmp_path / "out"
-    rc = main(["batch", str(scans[0]), str(corrupt), str(scans[1]), "-o", str(out), *FAST])
+    # the reading options of reconstruct apply to every scan (a point budget here)
+    rc = main(["batch", str(scans[0]), str(corrupt), str(scans[1]), "-o", str(out), "--max-points", "800", *FAST])
     assert rc == 1  # some scan failed
     rows = report_rows(out)
+    assert rows[0]["points"] == rows[2]["points"] == 800
     assert [(r["name"], r["status"]) for r in rows] == [("sphere", "ok"), ("broken", "failed"), ("torus", "ok")]
     assert "truncated" in rows[1]["message"] and str(corrupt) in rows[1]["message"]
     assert rows[1]["mesh"] is None and not (out / "broken.ply").exists()
@@ -86,6 +89,7 @@ def test_bad_inputs_and_settings_are_one_line_errors(scans, tmp_path, capsys):
         (["batch", str(scans[0]), "-o", str(scans[0])], "the output is a file"),
         (["batch", str(scans[0]), "-o", str(tmp_path / "o"), "--resolution", "5"], "resolution"),
         (["batch", str(scans[0]), "-o", str(tmp_path / "o"), "--workers", "0"], "at least 1"),
+        (["batch", str(scans[0]), "-o", str(tmp_path / "o"), "--max-points", "3"], "--max-points must be at least"),
         (["batch", str(scans[0]), "-o", str(tmp_path / "o"), "--ray", "sphere.ply"], "not a Ray address"),
     ]
     (tmp_path / "empty").mkdir()

@@ -69,3 +69,15 @@ def test_without_ray_the_flag_names_the_extra(scans, tmp_path, capsys, monkeypat
     err = capsys.readouterr().err.strip()
     assert err == "levelset: error: --ray needs Ray, an optional extra: pip install 'levelset-studio[cluster]'"
     assert not (tmp_path / "o").exists()
+
+
+def test_an_address_where_no_ray_head_listens_fails_fast_in_one_line(scans, tmp_path, capsys):
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    rc = main(["batch", str(scans[0]), "-o", str(tmp_path / "o"), "--ray", f"ray://127.0.0.1:{port}", *FAST])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"levelset: error: --ray ray://127.0.0.1:{port}: no Ray head answers there (Connection refused)"

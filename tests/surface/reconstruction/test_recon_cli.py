@@ -61,6 +61,7 @@ def test_reconstruct_writes_mesh_and_resumes(scan_file, tmp_path):
         *SMALL,
     )
     assert r.returncode == 0, r.stderr
+    assert "outlier points (" in r.stderr  # the scanner's 0.5% outliers: what the engine ignored is printed
     mesh = read_mesh(out)
     assert mesh.n_faces > 100 and ckpt.is_file()
     out2 = tmp_path / "mesh2.obj"
@@ -110,3 +111,11 @@ def test_bad_checkpoint_and_output_over_input(scan_file, tmp_path):
     bad.write_text("nope")
     r = levelset("reconstruct", str(scan_file), "-o", str(tmp_path / "x.ply"), "--resume", str(bad), timeout=120)
     assert r.returncode == 2 and "bad.ckpt" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_no_ignore_outliers_flag(scan_file, tmp_path, capsys):
+    from levelset_studio.core.cli import main
+
+    args = ["reconstruct", str(scan_file), "-o", str(tmp_path / "x.ply"), "--iterations", "2", *SMALL]
+    assert main([*args, "--no-ignore-outliers"]) == 0
+    assert "outlier points" not in capsys.readouterr().err

@@ -375,3 +375,17 @@ def test_normals_face_the_e57_scanners(tmp_path):
     assert (np.einsum("ij,ij->i", normals[seen], outward[seen]) > 0).mean() > 0.99
     with pytest.raises(ScanError, match="scanner positions"):
         estimate_normals(Scan(points=scan.points), orient="scanner")
+
+
+def test_batch_reads_laz_under_the_point_budget(tmp_path, capsys):
+    _las(tmp_path / "site.laz", n=20_000)
+    out = str(tmp_path / "out")
+    rc = main(
+        ["batch", str(tmp_path / "site.laz"), "-o", out, "--method", "poisson", "--max-points", "3000", "--quiet"]
+    )
+    assert rc == 0
+    import json
+
+    rows = json.loads((tmp_path / "out" / "report.json").read_text())
+    rows = rows["rows"] if isinstance(rows, dict) else rows
+    assert rows[0]["status"] == "ok" and rows[0]["points"] == 3000
