@@ -359,7 +359,7 @@ class ReconstructTab(QWidget):
             if any(Path(f).resolve() == target for f in lay.files):
                 return f"{path}: that is an input scan; it is never overwritten"
         if not path.parent.is_dir():
-            return f"{path.parent}: no such folder"
+            return f"{path}: the folder {path.parent} does not exist"
         return None
 
     def clean_active_scan(self) -> JobHandle | None:

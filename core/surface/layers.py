@@ -210,6 +210,14 @@ class LayerList:
                 return i
         raise KeyError(name)
 
+    def values(self) -> list[Layer]:
+        """The layers in order (as a dict of layers by name would give them)."""
+        return list(self._layers)
+
+    def items(self) -> list[tuple[str, Layer]]:
+        """(name, layer) pairs in order, e.g. for ``dict(layers.items())``."""
+        return [(lay.name, lay) for lay in self._layers]
+
     def names(self) -> list[str]:
         return [lay.name for lay in self._layers]
 
