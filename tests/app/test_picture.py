@@ -62,6 +62,7 @@ def test_up_axis_is_guessed_and_remembered_per_file(window, qtbot, sample_scan, 
     tab.view.up_combo.setCurrentIndex(tab.view.up_combo.findData("y"))
     assert np.allclose(tab.view.plotter.camera.up, (0, 1, 0), atol=1e-6)
     tab.view.set_up_axis("z")  # as if another file had been shown
+    window.ask_replace_or_add = lambda: "replace"  # the question a second open asks
     _open(window, qtbot, copy)
     assert tab.view.up_axis == "y"  # remembered for this file
 
