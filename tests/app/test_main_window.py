@@ -20,8 +20,7 @@ def test_window_has_both_tabs_and_closes(window, qtbot):
     assert window.device_label.text().startswith("Device: ")
     assert "Memory" in window.memory_label.text()
     window.tabs.setCurrentIndex(1)
-    qtbot.wait(50)
-    assert window.tabs.currentWidget() is window.robustness_tab
+    qtbot.waitUntil(lambda: window.tabs.currentWidget() is window.robustness_tab)
     assert window.close()
     assert not window.isVisible()
 
@@ -34,9 +33,8 @@ def test_geometry_and_recent_files_are_remembered(qtbot, settings, tmp_path):
     w.show()
     qtbot.waitExposed(w)
     w.resize(1450, 880)  # not the default size (1400 x 860); above both tabs' minimum
-    qtbot.wait(50)
+    qtbot.waitUntil(lambda: (w.width(), w.height()) == (1450, 880))
     size = (w.width(), w.height())
-    assert size == (1450, 880)
     w.add_recent([str(tmp_path / "a.ply")])
     w.add_recent([str(tmp_path / "b.ply"), str(tmp_path / "c.ply")])
     w.close()

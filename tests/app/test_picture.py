@@ -71,7 +71,7 @@ def test_buttons_are_above_the_fold_at_1280x800(window, qtbot):
     from PySide6.QtCore import QPoint, QRect
 
     window.resize(1280, 800)
-    qtbot.wait(100)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == (1280, 800))
     tab = window.reconstruct_tab
     scroll = tab.findChild(__import__("PySide6.QtWidgets").QtWidgets.QScrollArea)
     port = scroll.viewport()

@@ -22,11 +22,10 @@ pytestmark = pytest.mark.gui
 
 
 def wait_for(qtbot, predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        qtbot.wait(20)
+    try:
+        qtbot.waitUntil(lambda: bool(predicate()), timeout=int(timeout_s * 1000))
+    except qtbot.TimeoutError:
+        pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 def make_tab(qtbot, dataset: dict | None = None, train: dict | None = None, model: dict | None = None) -> RobustnessTab:
